@@ -1,0 +1,60 @@
+//! The `autoresearch` command line: parses arguments into a validated configuration
+//! before any work starts, then hands over to the workflow crate.
+//!
+//! **What it must not know:** anything a library user would need — no experiment logic
+//! lives here. It is the only crate that knows clap.
+//!
+//! Main items: [`Cli`] (the argument definitions) and [`run`] (the entry point used by
+//! `main`).
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | the command failed (the message says why) |
+//! | 2 | invalid arguments or configuration (the message names the problem and the fix) |
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code for success.
+pub const EXIT_SUCCESS: u8 = 0;
+/// Exit code for a failed command.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for invalid arguments or configuration.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Optimises the data-loading pipeline of an ML training job, on its own.
+#[derive(Debug, Parser)]
+#[command(
+    name = "autoresearch",
+    version,
+    about = "Optimise an ML training job's data-loading pipeline, on its own",
+    long_about = "Optimise an ML training job's data-loading pipeline, on its own.\n\n\
+        autoresearch instruments a training script, measures a baseline and the \
+        compute-only floor, then runs rounds of experiments (code and launch-flag \
+        changes, organised as a hypothesis tree) on your compute, keeping only what \
+        measurably helps. All state lives in one work directory and survives \
+        Ctrl+C and kill -9.",
+    arg_required_else_help = true
+)]
+pub struct Cli {}
+
+/// Parses the process arguments and runs the command.
+pub fn run() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(_cli) => ExitCode::from(EXIT_SUCCESS),
+        Err(err) => {
+            // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).
+            let code = if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_SUCCESS
+            };
+            let _ = err.print();
+            ExitCode::from(code)
+        }
+    }
+}

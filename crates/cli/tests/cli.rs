@@ -1,0 +1,48 @@
+//! The command line as a person sees it.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+fn autoresearch(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_autoresearch"))
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn help_describes_the_tool() {
+    let (code, stdout, _) = autoresearch(&["--help"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn no_arguments_prints_help_and_exits_with_the_usage_code() {
+    let (code, _, stderr) = autoresearch(&[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("Usage: autoresearch"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error_that_names_it() {
+    let (code, _, stderr) = autoresearch(&["--frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--frobnicate"), "{stderr}");
+}
+
+#[test]
+fn version_matches_the_package() {
+    let (code, stdout, _) = autoresearch(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.trim(),
+        format!("autoresearch {}", env!("CARGO_PKG_VERSION"))
+    );
+}

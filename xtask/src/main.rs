@@ -1,0 +1,81 @@
+//! Developer tasks, run as `cargo xtask <task>`.
+//!
+//! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
+//!   lint, every test and the doc tests. `.ci/run` calls exactly this.
+//! - `bench runner` — the scheduler benchmark (figures, not pass/fail).
+//!
+//! Deliberately light: std and anyhow only, because it compiles before any task runs.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod ci;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci              set up the test environment and run the whole suite (the README's test command)
+  bench runner    print the scheduler benchmark's figures";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["ci"] => ci::run(),
+        ["bench", "runner"] => bench_runner(),
+        ["bench", ..] => bail!("unknown benchmark; available: runner\n\n{USAGE}"),
+        ["help" | "--help" | "-h"] | [] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown task `{}`\n\n{USAGE}", other.join(" ")),
+    }
+}
+
+fn bench_runner() -> Result<()> {
+    cargo(&[
+        "bench",
+        "-p",
+        "autoresearch-runner-core",
+        "--bench",
+        "runner",
+    ])
+}
+
+/// The workspace root (xtask lives one level below it).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs `cargo <args>` in the workspace root, failing if it fails.
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run_command(Command::new(cargo).args(args))
+}
+
+pub(crate) fn run_command(command: &mut Command) -> Result<()> {
+    command.current_dir(workspace_root());
+    eprintln!("$ {}", describe(command));
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {}", describe(command)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", describe(command));
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,152 @@
+//! Repository checks that run as ordinary tests (`cargo test -p xtask`).
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    use crate::workspace_root;
+
+    fn crate_dirs() -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = fs::read_dir(workspace_root().join("crates"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.join("Cargo.toml").exists())
+            .collect();
+        dirs.sort();
+        dirs
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_crate_is_named_after_its_folder_and_uses_the_workspace_lints() {
+        for dir in crate_dirs() {
+            let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                manifest.contains(&format!("name = \"autoresearch-{folder}\"")),
+                "{}: the package must be named autoresearch-{folder}",
+                dir.display()
+            );
+            assert!(
+                manifest.contains("[lints]\nworkspace = true"),
+                "{}: add `[lints] workspace = true`",
+                dir.display()
+            );
+        }
+    }
+
+    #[test]
+    fn every_library_opens_with_its_purpose() {
+        for dir in crate_dirs() {
+            let lib = dir.join("src/lib.rs");
+            let text = fs::read_to_string(&lib).unwrap();
+            assert!(
+                text.starts_with("//! "),
+                "{}: open with a `//!` crate doc",
+                lib.display()
+            );
+            assert!(
+                text.contains("**What it must not know:**"),
+                "{}: the crate doc must say what the crate must not know",
+                lib.display()
+            );
+            assert!(
+                text.contains("Main types") || text.contains("Main items"),
+                "{}: the crate doc must name the main types",
+                lib.display()
+            );
+        }
+    }
+
+    #[test]
+    fn the_runner_core_knows_no_domain_words() {
+        let forbidden = [
+            "spdl",
+            "git",
+            "llm",
+            "claude",
+            "metric",
+            "slurm",
+            "experiment",
+            "gpu",
+        ];
+        let root = workspace_root().join("crates/runner-core");
+        let mut files = Vec::new();
+        rust_files(&root.join("src"), &mut files);
+        files.push(root.join("Cargo.toml"));
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap().to_lowercase();
+            for (number, line) in text.lines().enumerate() {
+                let words = line.split(|c: char| !c.is_ascii_alphanumeric());
+                for word in words {
+                    for bad in forbidden {
+                        assert!(
+                            !(word == bad || word.starts_with(bad) && bad.len() > 3),
+                            "{}:{}: runner-core must not mention `{bad}`: {line}",
+                            file.display(),
+                            number + 1
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ci_runs_exactly_the_test_command_of_the_readme() {
+        let root = workspace_root();
+        let readme = fs::read_to_string(root.join("README.md")).unwrap();
+        let ci = fs::read_to_string(root.join(".ci/run")).unwrap();
+        let command = "cargo xtask ci";
+        assert!(
+            readme.contains(&format!("\n{command}\n")),
+            "README.md must show `{command}`"
+        );
+        let last = ci
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .unwrap();
+        assert_eq!(
+            last.trim(),
+            format!("exec {command}"),
+            ".ci/run must end by running `{command}`"
+        );
+    }
+
+    #[test]
+    fn no_pending_snapshots_are_left_behind() {
+        let mut files = Vec::new();
+        collect_all(&workspace_root().join("crates"), &mut files);
+        let pending: Vec<_> = files
+            .iter()
+            .filter(|path| {
+                let name = path.to_string_lossy();
+                name.ends_with(".snap.new") || name.ends_with(".pending-snap")
+            })
+            .collect();
+        assert!(pending.is_empty(), "review these snapshots: {pending:?}");
+    }
+
+    fn collect_all(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                collect_all(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+}
