@@ -18,6 +18,8 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // Doc tests first, so the suite's own summary is the last thing printed.
+    cargo(&["test", "--workspace", "--doc", "--locked"])?;
     if has_nextest() {
         cargo(&[
             "nextest",
@@ -31,7 +33,7 @@ pub(crate) fn run() -> Result<()> {
         eprintln!("cargo-nextest is not installed; running the suite with cargo test");
         cargo(&["test", "--workspace", "--locked"])?;
     }
-    cargo(&["test", "--workspace", "--doc", "--locked"])
+    Ok(())
 }
 
 /// Installs what the tests need beyond the Rust toolchain. The suite needs nothing else

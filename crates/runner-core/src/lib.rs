@@ -13,6 +13,44 @@
 //! [`WorkOutcome`]; [`WorkSpec`]; [`Checkpoint`] and [`checkpoint::load`]; the
 //! [`ShutdownHandle`] and [`forward_signals`].
 //!
+//! # Embedding
+//!
+//! ```
+//! use std::sync::Arc;
+//! use autoresearch_runner_core::*;
+//!
+//! /// Counts down: each spec `n` proposes `n - 1`.
+//! struct Countdown;
+//!
+//! impl Workflow for Countdown {
+//!     async fn initial_specs(&self, start: &Start) -> Result<Vec<WorkSpec>, BoxError> {
+//!         Ok(match start {
+//!             Start::Fresh => vec![WorkSpec::new("3", 0.0)],
+//!             Start::Resumed(_) => vec![],
+//!         })
+//!     }
+//!
+//!     async fn run(self: Arc<Self>, ctx: WorkContext) -> WorkOutcome {
+//!         let n: u32 = ctx.spec.id.parse().unwrap_or(0);
+//!         match n {
+//!             0 => WorkOutcome::completed(),
+//!             n => WorkOutcome::completed_with(vec![WorkSpec::new((n - 1).to_string(), 0.0)]),
+//!         }
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let config = EngineConfig::new(dir.path().join("engine")).with_max_concurrency(2);
+//! let report = Engine::new(Arc::new(Countdown), config)?
+//!     .run(ShutdownListener::never())
+//!     .await?;
+//! assert_eq!(report.counts.completed, 4); // 3, 2, 1, 0
+//! assert_eq!(report.status, CheckpointStatus::Stopped);
+//! # Ok::<(), BoxError>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # Checkpoint
 //!
 //! The checkpoint directory holds `checkpoint.json` (the snapshot: `status`,

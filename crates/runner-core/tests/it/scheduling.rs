@@ -33,7 +33,7 @@ async fn concurrency_bound_is_reached_and_never_exceeded() {
         .map(|i| WorkSpec::new(format!("s{i}"), 0.0))
         .collect();
     let mut recorder = Recorder::with_initial(initial);
-    recorder.delay = Duration::from_millis(3);
+    recorder.delay = Duration::from_millis(20);
     let workflow = Arc::new(recorder);
     let report = run_recorder(workflow.clone(), dir.path(), 4).await.unwrap();
     assert_eq!(report.counts.completed, 40);
