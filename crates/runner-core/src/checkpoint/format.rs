@@ -32,6 +32,9 @@ impl std::fmt::Display for CheckpointStatus {
 
 /// One spec as the checkpoint stores it: the four [`WorkSpec`] fields plus how many times
 /// it has been started (omitted when zero).
+///
+/// The fields are repeated rather than `#[serde(flatten)]`ed: flattening disables
+/// `deny_unknown_fields` and blurs the paths in error messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecRecord {

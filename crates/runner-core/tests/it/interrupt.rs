@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use autoresearch_runner_core::{CheckpointStatus, checkpoint};
+use autoresearch_runner_core::{Checkpoint, CheckpointStatus, SpecRecord, checkpoint};
 
 use crate::support::{
     fixture_tree, read_lines, run_fixture, signal, sink, spawn_fixture, wait_until, wait_with_bound,
@@ -102,94 +102,67 @@ fn sigint_records_the_exact_sets_and_a_resume_completes_like_an_uninterrupted_ru
     assert_eq!(done.status, CheckpointStatus::Stopped);
 }
 
-#[test]
-fn sigterm_is_a_shutdown_request_too() {
-    let args = [
-        "--roots",
-        "6",
-        "--concurrency",
-        "2",
-        "--min-ms",
-        "5000",
-        "--max-ms",
-        "5000",
-    ];
+/// Starts the fixture with `args` (two specs run at once), sends `signals` once both
+/// have started, and returns the checkpoint left by the interrupted run.
+fn interrupt_after_two_starts(args: &str, signals: &[&str]) -> (Checkpoint, BTreeSet<String>) {
+    let args: Vec<&str> = args.split_whitespace().collect();
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_fixture(dir.path(), &args);
     wait_until("two starts", || events(dir.path(), "start").len() == 2);
-    signal(&child, "TERM");
-    let status = wait_with_bound(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(INTERRUPTED));
-    let saved = checkpoint::load(&dir.path().join("engine"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(saved.status, CheckpointStatus::Interrupted);
-    assert_eq!(saved.running.len(), 2);
-    assert_eq!(saved.queued.len(), 4);
-}
-
-#[test]
-fn work_that_ignores_the_cancel_is_stopped_when_the_grace_period_ends() {
-    let args = [
-        "--roots",
-        "3",
-        "--concurrency",
-        "2",
-        "--min-ms",
-        "60000",
-        "--max-ms",
-        "60000",
-        "--ignore-cancel",
-        "--grace-ms",
-        "200",
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn_fixture(dir.path(), &args);
-    wait_until("two starts", || events(dir.path(), "start").len() == 2);
-    signal(&child, "INT");
-    let status = wait_with_bound(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(INTERRUPTED));
-    let saved = checkpoint::load(&dir.path().join("engine"))
-        .unwrap()
-        .unwrap();
-    let running: BTreeSet<String> = saved.running.iter().map(|s| s.id.clone()).collect();
-    let started: BTreeSet<String> = events(dir.path(), "start").into_iter().collect();
-    assert_eq!(running, started);
-    assert_eq!(saved.queued.len(), 1);
-}
-
-#[test]
-fn a_second_signal_skips_the_grace_period_but_still_writes_the_checkpoint() {
-    // A 10-minute grace period: only the second signal can end this run in time.
-    let args = [
-        "--roots",
-        "3",
-        "--concurrency",
-        "2",
-        "--min-ms",
-        "600000",
-        "--max-ms",
-        "600000",
-        "--ignore-cancel",
-        "--grace-ms",
-        "600000",
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn_fixture(dir.path(), &args);
-    wait_until("two starts", || events(dir.path(), "start").len() == 2);
-    signal(&child, "INT");
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the first signal must wait for the grace period"
-    );
-    signal(&child, "INT");
+    for (index, name) in signals.iter().enumerate() {
+        if index > 0 {
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before signal {} although the grace period has not passed",
+                index + 1
+            );
+        }
+        signal(&child, name);
+    }
     let status = wait_with_bound(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(INTERRUPTED));
     let saved = checkpoint::load(&dir.path().join("engine"))
         .unwrap()
         .unwrap();
     assert_eq!(saved.status, CheckpointStatus::Interrupted);
-    assert_eq!(saved.running.len(), 2);
+    let started = events(dir.path(), "start").into_iter().collect();
+    (saved, started)
+}
+
+fn ids(records: &[SpecRecord]) -> BTreeSet<String> {
+    records.iter().map(|record| record.id.clone()).collect()
+}
+
+#[test]
+fn sigterm_is_a_shutdown_request_too() {
+    let (saved, started) = interrupt_after_two_starts(
+        "--roots 6 --concurrency 2 --min-ms 5000 --max-ms 5000",
+        &["TERM"],
+    );
+    assert_eq!(ids(&saved.running), started);
+    assert_eq!(saved.queued.len(), 4);
+}
+
+#[test]
+fn work_that_ignores_the_cancel_is_stopped_when_the_grace_period_ends() {
+    let (saved, started) = interrupt_after_two_starts(
+        "--roots 3 --concurrency 2 --min-ms 60000 --max-ms 60000 --ignore-cancel --grace-ms 200",
+        &["INT"],
+    );
+    assert_eq!(ids(&saved.running), started);
+    assert_eq!(saved.queued.len(), 1);
+}
+
+#[test]
+fn a_second_signal_skips_the_grace_period_but_still_writes_the_checkpoint() {
+    // Work that ignores the cancel and a 10-minute grace period: only the second signal
+    // can end this run in time.
+    let (saved, started) = interrupt_after_two_starts(
+        "--roots 3 --concurrency 2 --min-ms 600000 --max-ms 600000 --ignore-cancel \
+         --grace-ms 600000",
+        &["INT", "INT"],
+    );
+    assert_eq!(ids(&saved.running), started);
     assert_eq!(saved.queued.len(), 1);
 }
