@@ -2,7 +2,7 @@
 //!
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
-//! - `bench runner` — the scheduler benchmark (figures, not pass/fail).
+//! - `bench runner`, `bench vcs` — benchmarks that print figures (never pass/fail).
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -19,31 +19,29 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci              set up the test environment and run the whole suite (the README's test command)
-  bench runner    print the scheduler benchmark's figures";
+  bench runner    print the scheduler benchmark's figures
+  bench vcs       print the checkout benchmark's figures (gix against the git CLI)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["ci"] => ci::run(),
-        ["bench", "runner"] => bench_runner(),
-        ["bench", ..] => bail!("unknown benchmark; available: runner\n\n{USAGE}"),
+        ["bench", "runner"] => cargo(&[
+            "bench",
+            "-p",
+            "autoresearch-runner-core",
+            "--bench",
+            "runner",
+        ]),
+        ["bench", "vcs"] => cargo(&["bench", "-p", "autoresearch-vcs", "--bench", "checkout"]),
+        ["bench", ..] => bail!("unknown benchmark; available: runner, vcs\n\n{USAGE}"),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
         }
         other => bail!("unknown task `{}`\n\n{USAGE}", other.join(" ")),
     }
-}
-
-fn bench_runner() -> Result<()> {
-    cargo(&[
-        "bench",
-        "-p",
-        "autoresearch-runner-core",
-        "--bench",
-        "runner",
-    ])
 }
 
 /// The workspace root (xtask lives one level below it).
