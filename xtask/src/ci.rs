@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use crate::cargo;
 
@@ -36,10 +36,22 @@ pub(crate) fn run() -> Result<()> {
     Ok(())
 }
 
-/// Installs what the tests need beyond the Rust toolchain. The suite needs nothing else
-/// yet; later parts (Python, the agent CLI, Slurm) add their steps here.
-fn setup() -> Result<()> {
-    eprintln!("setup: the suite needs only the Rust toolchain so far");
+/// Installs and starts what the tests need beyond the Rust toolchain.
+pub(crate) fn setup() -> Result<()> {
+    slurm_up()
+}
+
+/// A single-node Slurm cluster for the jobs crate's tests.
+pub(crate) fn slurm_up() -> Result<()> {
+    eprintln!("$ bash xtask/src/slurm_up.sh");
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(include_str!("slurm_up.sh"))
+        .status()
+        .context("cannot run bash")?;
+    if !status.success() {
+        bail!("could not start the single-node Slurm cluster ({status}); see the messages above");
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //!
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
-//! - `bench runner`, `bench vcs` — benchmarks that print figures (never pass/fail).
+//! - `bench runner`, `bench vcs`, `bench jobs` — benchmarks that print figures (never pass/fail).
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -19,14 +19,19 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci              set up the test environment and run the whole suite (the README's test command)
+  setup           only install and start what the tests need (a single-node Slurm cluster)
+  slurm up        start the single-node Slurm cluster the jobs tests use (needs root)
   bench runner    print the scheduler benchmark's figures
-  bench vcs       print the checkout benchmark's figures (gix against the git CLI)";
+  bench vcs       print the checkout benchmark's figures (gix against the git CLI)
+  bench jobs      print the local jobs benchmark's figures (200 trivial jobs, 8 at a time)";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["ci"] => ci::run(),
+        ["setup"] => ci::setup(),
+        ["slurm", "up"] => ci::slurm_up(),
         ["bench", "runner"] => cargo(&[
             "bench",
             "-p",
@@ -35,7 +40,21 @@ fn main() -> Result<()> {
             "runner",
         ]),
         ["bench", "vcs"] => cargo(&["bench", "-p", "autoresearch-vcs", "--bench", "checkout"]),
-        ["bench", ..] => bail!("unknown benchmark; available: runner, vcs\n\n{USAGE}"),
+        ["bench", "jobs"] => {
+            // The benchmark runs the job supervisor, a test program of the jobs crate.
+            cargo(&[
+                "build",
+                "--release",
+                "-p",
+                "autoresearch-jobs",
+                "--features",
+                "test-fakes",
+                "--bin",
+                "job-supervisor",
+            ])?;
+            cargo(&["bench", "-p", "autoresearch-jobs", "--bench", "local_jobs"])
+        }
+        ["bench", ..] => bail!("unknown benchmark; available: runner, vcs, jobs\n\n{USAGE}"),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

@@ -15,9 +15,10 @@
 //! | 1 | the command failed (the message says why) |
 //! | 2 | invalid arguments or configuration (the message names the problem and the fix) |
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Exit code for success.
 pub const EXIT_SUCCESS: u8 = 0;
@@ -40,12 +41,35 @@ pub const EXIT_USAGE: u8 = 2;
         Ctrl+C and kill -9.",
     arg_required_else_help = true
 )]
-pub struct Cli {}
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Internal: supervises one local job (started by the engine, not by people).
+    #[command(name = "__supervise-job", hide = true)]
+    SuperviseJob {
+        /// The job request file.
+        request: PathBuf,
+        /// The local jobs folder.
+        root: PathBuf,
+    },
+}
 
 /// Parses the process arguments and runs the command.
 pub fn run() -> ExitCode {
     match Cli::try_parse() {
-        Ok(_cli) => ExitCode::from(EXIT_SUCCESS),
+        Ok(Cli {
+            command: Some(Command::SuperviseJob { request, root }),
+        }) => {
+            let code = autoresearch_jobs::local::supervise(&request, &root);
+            ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE))
+        }
+        Ok(Cli { command: None }) => ExitCode::from(EXIT_SUCCESS),
         Err(err) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).
             let code = if err.use_stderr() {

@@ -46,3 +46,33 @@ fn version_matches_the_package() {
         format!("autoresearch {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn the_job_supervisor_subcommand_is_hidden_but_works() {
+    let (_, help, _) = autoresearch(&["--help"]);
+    assert!(!help.contains("supervise"), "{help}");
+    let dir = std::env::temp_dir().join(format!("ar-cli-supervise-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let request = dir.join("request.json");
+    std::fs::write(
+        &request,
+        format!(
+            r#"{{"name":"cli_job","command":"echo from-cli","cwd":"{d}","env":[],"stdout":"{d}/out.log","stderr":"{d}/err.log"}}"#,
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = autoresearch(&[
+        "__supervise-job",
+        request.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.log")).unwrap(),
+        "from-cli\n"
+    );
+    let state = std::fs::read_to_string(dir.join("cli_job/state.json")).unwrap();
+    assert!(state.contains("\"exit_code\": 0"), "{state}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

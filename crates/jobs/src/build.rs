@@ -27,21 +27,24 @@ pub async fn build(
 ) -> Result<String, JobsError> {
     for path in [&logs.stdout, &logs.stderr] {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| JobsError::io("create directory", parent, err))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|err| JobsError::io("create directory", parent, err))?;
         }
     }
     let capture = Capture::Files {
         stdout: logs.stdout.clone(),
         stderr: logs.stderr.clone(),
     };
-    let finished = run(&shell(command), cwd, env, timeout, capture).await.map_err(|err| match err {
-        JobsError::Command { reason, tail, .. } => JobsError::Command {
-            command: command.to_owned(),
-            reason,
-            tail,
-        },
-        other => other,
-    })?;
+    let finished = run(&shell(command), cwd, env, timeout, capture)
+        .await
+        .map_err(|err| match err {
+            JobsError::Command { reason, tail, .. } => JobsError::Command {
+                command: command.to_owned(),
+                reason,
+                tail,
+            },
+            other => other,
+        })?;
     if !finished.status.success() {
         return Err(JobsError::Command {
             command: command.to_owned(),

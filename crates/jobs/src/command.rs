@@ -38,11 +38,17 @@ pub enum StateKind {
 /// Default status patterns, tried in order; the first match wins.
 pub fn default_state_patterns() -> Vec<(String, StateKind)> {
     [
-        (r"(?i)\b(FAILED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|ERROR)\b", StateKind::Failed),
+        (
+            r"(?i)\b(FAILED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|ERROR)\b",
+            StateKind::Failed,
+        ),
         (r"(?i)\b(CANCELLED|CANCELED|KILLED)\b", StateKind::Cancelled),
         (r"(?i)\b(COMPLETED|SUCCEEDED)\b", StateKind::Succeeded),
         (r"(?i)\b(RUNNING|COMPLETING)\b", StateKind::Running),
-        (r"(?i)\b(PENDING|QUEUED|CONFIGURING|SUBMITTED)\b", StateKind::Pending),
+        (
+            r"(?i)\b(PENDING|QUEUED|CONFIGURING|SUBMITTED)\b",
+            StateKind::Pending,
+        ),
     ]
     .into_iter()
     .map(|(p, s)| (p.to_owned(), s))
@@ -92,10 +98,20 @@ fn compile(pattern: &str) -> Result<Regex, JobsError> {
 impl CommandPlatform {
     /// Records launched jobs under `root`; `vars` are the user's template variables;
     /// every command gets `timeout`. Patterns are checked here.
-    pub fn new(root: impl Into<PathBuf>, templates: CommandTemplates, vars: Vars, timeout: Duration) -> Result<Self, JobsError> {
+    pub fn new(
+        root: impl Into<PathBuf>,
+        templates: CommandTemplates,
+        vars: Vars,
+        timeout: Duration,
+    ) -> Result<Self, JobsError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|err| JobsError::io("create directory", &root, err))?;
-        let ids = templates.id_patterns.iter().map(|p| compile(p)).collect::<Result<_, _>>()?;
+        std::fs::create_dir_all(&root)
+            .map_err(|err| JobsError::io("create directory", &root, err))?;
+        let ids = templates
+            .id_patterns
+            .iter()
+            .map(|p| compile(p))
+            .collect::<Result<_, _>>()?;
         let states = templates
             .state_patterns
             .iter()
@@ -114,7 +130,14 @@ impl CommandPlatform {
 
     async fn run_template(&self, template: &str, vars: &Vars) -> Result<String, JobsError> {
         let script = expand(template, vars)?;
-        let finished = run(&shell(&script), &self.root, &vars.to_env(), self.timeout, Capture::Memory).await?;
+        let finished = run(
+            &shell(&script),
+            &self.root,
+            &vars.to_env(),
+            self.timeout,
+            Capture::Memory,
+        )
+        .await?;
         if !finished.status.success() {
             return Err(JobsError::Command {
                 command: script,
@@ -147,7 +170,11 @@ impl CommandPlatform {
         let id = self
             .ids
             .iter()
-            .find_map(|re| re.captures(&output).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()))
+            .find_map(|re| {
+                re.captures(&output)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_owned())
+            })
             .ok_or_else(|| JobsError::NoJobId {
                 command: self.templates.launch.clone(),
                 output: output.clone(),
@@ -192,21 +219,29 @@ impl CommandPlatform {
                 });
             }
         }
-        Ok(JobStatus::Unknown(format!("no status pattern matched: {}", output.trim())))
+        Ok(JobStatus::Unknown(format!(
+            "no status pattern matched: {}",
+            output.trim()
+        )))
     }
 
     /// Runs the cancel template.
     pub async fn cancel(&self, id: &JobId) -> Result<(), JobsError> {
         let vars = self.vars.clone().with("JOB_ID", &id.0);
-        self.run_template(&self.templates.cancel, &vars).await.map(|_| ())
+        self.run_template(&self.templates.cancel, &vars)
+            .await
+            .map(|_| ())
     }
 
     /// The record of the job with this id.
     fn record_of(&self, id: &JobId) -> Result<(String, Launched), JobsError> {
-        let entries = std::fs::read_dir(&self.root).map_err(|err| JobsError::io("list", &self.root, err))?;
+        let entries =
+            std::fs::read_dir(&self.root).map_err(|err| JobsError::io("list", &self.root, err))?;
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            let Some(name) = file.strip_suffix(".json") else { continue };
+            let Some(name) = file.strip_suffix(".json") else {
+                continue;
+            };
             if let Ok(Some(record)) = read_record(&self.root, name)
                 && record.id == id.0
             {
@@ -221,8 +256,17 @@ impl CommandPlatform {
         let (name, record) = self.record_of(id)?;
         let name = name.as_str();
         if let Some(template) = &self.templates.logs {
-            let log_dir = record.stdout.parent().map(|p| p.display().to_string()).unwrap_or_default();
-            let vars = self.vars.clone().with("JOB_ID", &id.0).with("JOB_NAME", name).with("LOG_DIR", log_dir);
+            let log_dir = record
+                .stdout
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let vars = self
+                .vars
+                .clone()
+                .with("JOB_ID", &id.0)
+                .with("JOB_NAME", name)
+                .with("LOG_DIR", log_dir);
             self.run_template(template, &vars).await?;
         }
         Ok(JobLogs {

@@ -85,7 +85,9 @@ pub(crate) async fn run(
     let mut child = command
         .spawn()
         .map_err(|err| fail(format!("could not start: {err}"), String::new()))?;
-    let group = child.id().and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
+    let group = child
+        .id()
+        .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
     let mut out_pipe = child.stdout.take();
     let mut err_pipe = child.stderr.take();
     let work = async {
@@ -104,21 +106,19 @@ pub(crate) async fn run(
         let ((), (), status) = tokio::join!(read_out, read_err, child.wait());
         (status, out, err)
     };
-    let (status, out, err) = match tokio::time::timeout(timeout, work).await {
-        Ok(done) => done,
-        Err(_) => {
-            if let Some(group) = group {
-                // The whole group: a build may have started compilers and the like.
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            }
-            let output = match &capture {
-                Capture::Files { stdout, stderr } => read_files(stdout, stderr),
-                Capture::Memory => String::new(),
-            };
-            return Err(fail(format!("timed out after {timeout:?}"), tail(&output)));
+    let Ok((status, out, err)) = tokio::time::timeout(timeout, work).await else {
+        if let Some(group) = group {
+            // The whole group: a build may have started compilers and the like.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
+        let output = match &capture {
+            Capture::Files { stdout, stderr } => read_files(stdout, stderr),
+            Capture::Memory => String::new(),
+        };
+        return Err(fail(format!("timed out after {timeout:?}"), tail(&output)));
     };
-    let status = status.map_err(|err| fail(format!("could not be waited for: {err}"), String::new()))?;
+    let status =
+        status.map_err(|err| fail(format!("could not be waited for: {err}"), String::new()))?;
     let (stdout, stderr) = match &capture {
         Capture::Memory => (
             String::from_utf8_lossy(&out).into_owned(),

@@ -28,7 +28,9 @@ pub mod template;
 mod types;
 
 pub use build::{BuildLogs, build};
-pub use command::{CommandPlatform, CommandTemplates, DEFAULT_ID_PATTERNS, StateKind, default_state_patterns};
+pub use command::{
+    CommandPlatform, CommandTemplates, DEFAULT_ID_PATTERNS, StateKind, default_state_patterns,
+};
 pub use error::JobsError;
 pub use local::LocalPlatform;
 pub use platform::Platform;

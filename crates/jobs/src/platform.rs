@@ -15,7 +15,7 @@ pub enum Platform {
     /// A Slurm cluster.
     Slurm(SlurmPlatform),
     /// Any scheduler, through command templates.
-    Command(CommandPlatform),
+    Command(Box<CommandPlatform>),
 }
 
 impl Platform {

@@ -26,10 +26,12 @@ pub(crate) fn record_path(root: &Path, name: &str) -> PathBuf {
 pub(crate) fn read_record(root: &Path, name: &str) -> Result<Option<Launched>, JobsError> {
     let path = record_path(root, name);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|err| JobsError::Record {
-            path,
-            detail: err.to_string(),
-        }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|err| JobsError::Record {
+                path,
+                detail: err.to_string(),
+            }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(JobsError::io("read", path, err)),
     }
@@ -37,8 +39,10 @@ pub(crate) fn read_record(root: &Path, name: &str) -> Result<Option<Launched>, J
 
 pub(crate) fn write_record(root: &Path, name: &str, launched: &Launched) -> Result<(), JobsError> {
     let path = record_path(root, name);
-    let bytes = serde_json::to_vec(launched).map_err(|err| JobsError::io("serialise", &path, std::io::Error::other(err)))?;
-    autoresearch_runner_core::write_atomic(&path, &bytes).map_err(|err| JobsError::io("write", path, err))
+    let bytes = serde_json::to_vec(launched)
+        .map_err(|err| JobsError::io("serialise", &path, std::io::Error::other(err)))?;
+    autoresearch_runner_core::write_atomic(&path, &bytes)
+        .map_err(|err| JobsError::io("write", path, err))
 }
 
 /// The command line a job runs: its environment exported, then its command.
@@ -61,9 +65,14 @@ pub struct SlurmPlatform {
 
 impl SlurmPlatform {
     /// Records launched jobs under `root`; each Slurm command gets `timeout`.
-    pub fn new(root: impl Into<PathBuf>, timeout: Duration, extra_sbatch_args: Vec<String>) -> Result<Self, JobsError> {
+    pub fn new(
+        root: impl Into<PathBuf>,
+        timeout: Duration,
+        extra_sbatch_args: Vec<String>,
+    ) -> Result<Self, JobsError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|err| JobsError::io("create directory", &root, err))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|err| JobsError::io("create directory", &root, err))?;
         Ok(Self {
             root,
             timeout,
@@ -99,14 +108,28 @@ impl SlurmPlatform {
         args.push("--wrap".to_owned());
         args.push(wrapped_command(request));
         let out = run_ok(&args, &self.root, self.timeout).await?.stdout;
-        let id = out.trim().split(';').next().unwrap_or_default().trim().to_owned();
+        let id = out
+            .trim()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit() || c == '_') {
             return Err(JobsError::NoJobId {
                 command: args.join(" "),
                 output: out,
             });
         }
-        write_record(&self.root, &request.name, &Launched { id: id.clone(), stdout, stderr })?;
+        write_record(
+            &self.root,
+            &request.name,
+            &Launched {
+                id: id.clone(),
+                stdout,
+                stderr,
+            },
+        )?;
         Ok(JobId(id))
     }
 
@@ -117,12 +140,21 @@ impl SlurmPlatform {
             return Ok(Some(JobId(record.id)));
         }
         // Submitted, but the engine died before recording the id.
-        let out = self.slurm(&["squeue", "-h", "--states=all", "-n", name, "-o", "%i"]).await?;
+        let out = self
+            .slurm(&["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
+            .await?;
         if let Some(id) = out.lines().map(str::trim).find(|l| !l.is_empty()) {
             return Ok(Some(JobId(id.to_owned())));
         }
-        match self.slurm(&["sacct", "-n", "-X", "-P", "--name", name, "-o", "JobID"]).await {
-            Ok(out) => Ok(out.lines().map(str::trim).find(|l| !l.is_empty()).map(|id| JobId(id.to_owned()))),
+        match self
+            .slurm(&["sacct", "-n", "-X", "-P", "--name", name, "-o", "JobID"])
+            .await
+        {
+            Ok(out) => Ok(out
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(|id| JobId(id.to_owned()))),
             Err(_) => Ok(None), // Accounting is off.
         }
     }
@@ -142,17 +174,38 @@ impl SlurmPlatform {
     /// Where the job is, from `scontrol` (or `sacct` once Slurm has forgotten it).
     pub async fn status(&self, id: &JobId) -> Result<JobStatus, JobsError> {
         if let Some(fields) = self.job_fields(id).await? {
-            let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            let get = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
+            };
             if let Some(state) = get("JobState") {
                 return Ok(map_state(state, get("ExitCode")));
             }
         }
-        if let Ok(out) = self.slurm(&["sacct", "-n", "-X", "-P", "-j", &id.0, "-o", "State,ExitCode"]).await
+        if let Ok(out) = self
+            .slurm(&[
+                "sacct",
+                "-n",
+                "-X",
+                "-P",
+                "-j",
+                &id.0,
+                "-o",
+                "State,ExitCode",
+            ])
+            .await
             && let Some((state, code)) = out.lines().next().and_then(|l| l.split_once('|'))
         {
-            return Ok(map_state(state.split_whitespace().next().unwrap_or(state), Some(code)));
+            return Ok(map_state(
+                state.split_whitespace().next().unwrap_or(state),
+                Some(code),
+            ));
         }
-        Ok(JobStatus::Unknown(format!("Slurm has no record of job {id}")))
+        Ok(JobStatus::Unknown(format!(
+            "Slurm has no record of job {id}"
+        )))
     }
 
     /// `scancel`s the job (Slurm signals every process of it).
@@ -163,7 +216,12 @@ impl SlurmPlatform {
     /// The job's log files (on the shared filesystem) and its times.
     pub async fn logs(&self, id: &JobId) -> Result<JobLogs, JobsError> {
         let fields = self.job_fields(id).await?.unwrap_or_default();
-        let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let get = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
         let time = |key: &str| get(key).and_then(|v| slurm_time_to_utc(&v));
         Ok(JobLogs {
             stdout: get("StdOut").map(PathBuf::from).unwrap_or_default(),
@@ -178,9 +236,8 @@ impl SlurmPlatform {
 pub(crate) fn map_state(state: &str, exit: Option<&str>) -> JobStatus {
     let state = state.trim_end_matches('+');
     match state {
-        "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "RESV_DEL_HOLD" | "SUSPENDED" => {
-            JobStatus::Pending
-        }
+        "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED"
+        | "RESV_DEL_HOLD" | "SUSPENDED" => JobStatus::Pending,
         "RUNNING" | "COMPLETING" | "STAGE_OUT" | "SIGNALING" | "RESIZING" => JobStatus::Running,
         "COMPLETED" => JobStatus::Succeeded,
         "CANCELLED" => JobStatus::Cancelled,

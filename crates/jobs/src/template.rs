@@ -120,7 +120,12 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, JobsError> {
                     return Err(JobsError::UnknownVariable {
                         template: template.to_owned(),
                         name,
-                        known: vars.0.keys().map(|k| format!("${k}")).collect::<Vec<_>>().join(", "),
+                        known: vars
+                            .0
+                            .keys()
+                            .map(|k| format!("${k}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     });
                 };
                 if quote == Quote::Double {

@@ -92,7 +92,9 @@ pub fn validate_name(name: &str) -> Result<(), crate::JobsError> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if valid {
         Ok(())
     } else {

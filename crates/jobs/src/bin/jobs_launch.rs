@@ -15,7 +15,10 @@ fn main() -> ExitCode {
         eprintln!("usage: jobs-launch <jobs-root> <supervisor> <name> <log-dir> <command>");
         return ExitCode::from(2);
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return ExitCode::from(1);
     };
     runtime.block_on(async {

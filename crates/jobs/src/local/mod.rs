@@ -40,7 +40,8 @@ impl LocalPlatform {
     /// `autoresearch` binary serves as `[<autoresearch>, "__supervise-job"]`.
     pub fn new(root: impl Into<PathBuf>, supervisor: Vec<OsString>) -> Result<Self, JobsError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|err| JobsError::io("create directory", &root, err))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|err| JobsError::io("create directory", &root, err))?;
         if supervisor.is_empty() {
             return Err(JobsError::Command {
                 command: String::new(),
@@ -86,8 +87,12 @@ impl LocalPlatform {
         let request_path = self.root.join(format!(".request-{unique}.json"));
         let log_path = self.root.join(format!(".request-{unique}.log"));
         record::write(&request_path, &spec)?;
-        let log = std::fs::File::create(&log_path).map_err(|err| JobsError::io("create", &log_path, err))?;
-        let (program, args) = self.supervisor.split_first().ok_or_else(|| JobsError::UnknownJob(String::new()))?;
+        let log = std::fs::File::create(&log_path)
+            .map_err(|err| JobsError::io("create", &log_path, err))?;
+        let (program, args) = self
+            .supervisor
+            .split_first()
+            .ok_or_else(|| JobsError::UnknownJob(String::new()))?;
         let mut child = tokio::process::Command::new(program)
             .args(args)
             .arg(&request_path)
@@ -155,14 +160,20 @@ impl LocalPlatform {
         Ok(match state {
             Some(state) if state.ended_at.is_some() => {
                 if let Some(reason) = state.not_started {
-                    if cancelled { JobStatus::Cancelled } else { JobStatus::Failed(Failure::Reason(reason)) }
+                    if cancelled {
+                        JobStatus::Cancelled
+                    } else {
+                        JobStatus::Failed(Failure::Reason(reason))
+                    }
                 } else {
                     match (state.exit_code, state.signal) {
                         (Some(0), _) => JobStatus::Succeeded,
                         (_, _) if cancelled => JobStatus::Cancelled,
                         (Some(code), _) => JobStatus::Failed(Failure::ExitCode(code)),
                         (None, Some(signal)) => JobStatus::Failed(Failure::Signal(signal)),
-                        (None, None) => JobStatus::Unknown("the job ended without an exit status".to_owned()),
+                        (None, None) => {
+                            JobStatus::Unknown("the job ended without an exit status".to_owned())
+                        }
                     }
                 }
             }
@@ -170,7 +181,9 @@ impl LocalPlatform {
                 if supervisor_alive || record::group_alive(pid) {
                     JobStatus::Running
                 } else {
-                    JobStatus::Unknown("the job's supervisor was killed; its exit code is lost".to_owned())
+                    JobStatus::Unknown(
+                        "the job's supervisor was killed; its exit code is lost".to_owned(),
+                    )
                 }
             }
             _ if supervisor_alive => JobStatus::Pending,
@@ -212,7 +225,8 @@ impl LocalPlatform {
     /// The job's log files and times.
     pub async fn logs(&self, id: &JobId) -> Result<JobLogs, JobsError> {
         let dir = self.dir(&id.0)?;
-        let spec: JobSpec = record::read(&dir.join(JOB))?.ok_or_else(|| JobsError::UnknownJob(id.0.clone()))?;
+        let spec: JobSpec =
+            record::read(&dir.join(JOB))?.ok_or_else(|| JobsError::UnknownJob(id.0.clone()))?;
         let state: JobState = record::read(&dir.join(STATE))?.unwrap_or_default();
         Ok(JobLogs {
             stdout: spec.stdout,

@@ -58,7 +58,8 @@ pub(crate) fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T
 pub(crate) fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), JobsError> {
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|err| JobsError::io("serialise", path, std::io::Error::other(err)))?;
-    autoresearch_runner_core::write_atomic(path, &bytes).map_err(|err| JobsError::io("write", path, err))
+    autoresearch_runner_core::write_atomic(path, &bytes)
+        .map_err(|err| JobsError::io("write", path, err))
 }
 
 /// This boot's id: a pid is only meaningful within one boot.
@@ -91,6 +92,9 @@ pub(crate) fn group_alive(pgid: i32) -> bool {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }

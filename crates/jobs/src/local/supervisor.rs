@@ -42,7 +42,11 @@ pub fn supervise(request: &Path, root: &Path) -> i32 {
     if std::fs::rename(&claim, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&claim);
         let _ = std::fs::remove_file(request);
-        return if dir.join(JOB).exists() { 0 } else { fail("cannot claim the job directory") };
+        return if dir.join(JOB).exists() {
+            0
+        } else {
+            fail("cannot claim the job directory")
+        };
     }
     let _ = std::fs::File::open(root).and_then(|d| d.sync_all());
     let _ = std::fs::remove_file(request);
@@ -59,7 +63,10 @@ pub fn supervise(request: &Path, root: &Path) -> i32 {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::OpenOptions::new().create(true).append(true).open(path)
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
     };
     let spawned = open(&spec.stdout).and_then(|out| {
         let err = open(&spec.stderr)?;
