@@ -38,7 +38,26 @@ pub(crate) fn run() -> Result<()> {
 
 /// Installs and starts what the tests need beyond the Rust toolchain.
 pub(crate) fn setup() -> Result<()> {
+    python_env()?;
     slurm_up()
+}
+
+/// `.venv` with the pinned Python packages (real spdl 0.8.0 for the metrics tests).
+pub(crate) fn python_env() -> Result<()> {
+    let root = crate::workspace_root();
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        crate::run_command(Command::new("python3").args(["-m", "venv", ".venv"]))?;
+    }
+    crate::run_command(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        "fixtures/python/requirements.txt",
+    ]))
 }
 
 /// A single-node Slurm cluster for the jobs crate's tests.

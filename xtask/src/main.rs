@@ -2,7 +2,7 @@
 //!
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
-//! - `bench runner`, `bench vcs`, `bench jobs` — benchmarks that print figures (never pass/fail).
+//! - `bench runner|vcs|jobs|metrics` — benchmarks that print figures (never pass/fail).
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -19,11 +19,13 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci              set up the test environment and run the whole suite (the README's test command)
-  setup           only install and start what the tests need (a single-node Slurm cluster)
+  setup           only install and start what the tests need (.venv with the pinned Python
+                  packages, a single-node Slurm cluster)
   slurm up        start the single-node Slurm cluster the jobs tests use (needs root)
   bench runner    print the scheduler benchmark's figures
   bench vcs       print the checkout benchmark's figures (gix against the git CLI)
-  bench jobs      print the local jobs benchmark's figures (200 trivial jobs, 8 at a time)";
+  bench jobs      print the local jobs benchmark's figures (200 trivial jobs, 8 at a time)
+  bench metrics   print the parser's MB/s and peak RSS on a 1 GB log, and the probe's overhead";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,7 +56,10 @@ fn main() -> Result<()> {
             ])?;
             cargo(&["bench", "-p", "autoresearch-jobs", "--bench", "local_jobs"])
         }
-        ["bench", ..] => bail!("unknown benchmark; available: runner, vcs, jobs\n\n{USAGE}"),
+        ["bench", "metrics"] => cargo(&["bench", "-p", "autoresearch-metrics", "--bench", "parse"]),
+        ["bench", ..] => {
+            bail!("unknown benchmark; available: runner, vcs, jobs, metrics\n\n{USAGE}")
+        }
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

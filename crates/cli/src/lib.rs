@@ -15,6 +15,8 @@
 //! | 1 | the command failed (the message says why) |
 //! | 2 | invalid arguments or configuration (the message names the problem and the fix) |
 
+mod sample;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,6 +52,16 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a command and print samples of its host (CPU, memory, GPUs) as probe lines
+    /// into its output, so they travel with the job's logs on any scheduler.
+    Sample {
+        /// Milliseconds between samples.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..))]
+        interval_ms: u64,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Internal: supervises one local job (started by the engine, not by people).
     #[command(name = "__supervise-job", hide = true)]
     SuperviseJob {
@@ -69,6 +81,13 @@ pub fn run() -> ExitCode {
             let code = autoresearch_jobs::local::supervise(&request, &root);
             ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE))
         }
+        Ok(Cli {
+            command:
+                Some(Command::Sample {
+                    interval_ms,
+                    command,
+                }),
+        }) => sample::run(std::time::Duration::from_millis(interval_ms), &command),
         Ok(Cli { command: None }) => ExitCode::from(EXIT_SUCCESS),
         Err(err) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).

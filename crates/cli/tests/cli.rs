@@ -76,3 +76,41 @@ fn the_job_supervisor_subcommand_is_hidden_but_works() {
     assert!(state.contains("\"exit_code\": 0"), "{state}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sample_wraps_a_command_and_prints_samples_the_parser_reads() {
+    let (code, stdout, stderr) = autoresearch(&[
+        "sample",
+        "--interval-ms",
+        "100",
+        "--",
+        "sh",
+        "-c",
+        "echo job started; sleep 0.6; echo job done; exit 3",
+    ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stdout.contains("job started\n") && stdout.contains("job done\n"),
+        "{stdout}"
+    );
+    let evidence = autoresearch_metrics::Evidence::from_reader(stdout.as_bytes()).unwrap();
+    assert!(evidence.samples.len() >= 3, "{stdout}");
+    assert!(
+        evidence
+            .samples
+            .iter()
+            .all(|s| s.host_mem_total_bytes.is_some())
+    );
+    assert!(evidence.samples.iter().any(|s| s.host_cpu_pct.is_some()));
+    assert_eq!(evidence.unreadable_probe_lines, 0);
+}
+
+#[test]
+fn sample_without_a_command_is_a_usage_error() {
+    let (code, _, stderr) = autoresearch(&["sample"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("COMMAND"), "{stderr}");
+    let (code, _, stderr) = autoresearch(&["sample", "--", "no-such-program-xyz"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no-such-program-xyz"), "{stderr}");
+}

@@ -1,0 +1,298 @@
+"""autoresearch probe: measures a training loop's data waits and steps.
+
+Place this file next to the training script and wrap the loop's iterable:
+
+    import autoresearch_probe as probe
+    for batch in probe.track(loader, batch_size=32):
+        ...
+
+It yields exactly the items of the wrapped iterable and prints one JSON object per
+line to stdout, prefixed with ``[autoresearch] `` (protocol: docs/probe-protocol.md).
+Standard library only; Python 3.9 or newer.
+
+Environment variables (each overrides the matching argument of ``track``):
+
+- ``AUTORESEARCH_HEADSPACE=1``: headspace mode. Cache the first
+  ``AUTORESEARCH_HEADSPACE_CACHES`` batches (default 10), read the real loader for
+  ``AUTORESEARCH_HEADSPACE_AFTER`` steps (default 30), then replay the cache until
+  ``AUTORESEARCH_HEADSPACE_STEPS`` steps in all (default 200) and stop. This is the
+  compute-only floor; SPDL's ``cache_iterator`` is used when spdl is importable.
+- ``AUTORESEARCH_GC_EVERY=K``: disable automatic garbage collection and collect every
+  K steps (off by default).
+- ``AUTORESEARCH_STEP_LINES=N``: print one line per step for the first N steps
+  (default 2000), then one aggregate line per ``AUTORESEARCH_WINDOW`` steps (default 100).
+"""
+
+import gc
+import json
+import os
+import sys
+import time
+
+PROTOCOL_VERSION = 1
+PREFIX = "[autoresearch] "
+_PROCESS_T0 = time.perf_counter()
+
+
+# Step lines are formatted without json and written in batches: after a long step the
+# interpreter's caches are cold, and json.dumps plus a write per step would cost ~1% of
+# a 10 ms step. Batches go out at most FLUSH_EVERY_S apart, and before any other event.
+FLUSH_EVERY_S = 0.5
+FLUSH_EVERY_LINES = 64
+_STEP_FORMAT = PREFIX + '{"v":%d,"event":"step","step":%%d,"wait_ms":%%.4f,"compute_ms":%%.4f,"step_ms":%%.4f}' % PROTOCOL_VERSION
+_pending = []
+_last_flush = [0.0]
+
+
+def _flush_steps():
+    if _pending:
+        sys.stdout.write("\n".join(_pending) + "\n")
+        _pending.clear()
+    sys.stdout.flush()
+    _last_flush[0] = time.perf_counter()
+
+
+def _emit_step(step, wait_ms, compute_ms, now):
+    _pending.append(_STEP_FORMAT % (step, wait_ms, compute_ms, wait_ms + compute_ms))
+    if len(_pending) >= FLUSH_EVERY_LINES or now - _last_flush[0] >= FLUSH_EVERY_S:
+        _flush_steps()
+
+
+def _emit(event, **fields):
+    record = {"v": PROTOCOL_VERSION, "event": event}
+    record.update(fields)
+    line = PREFIX + json.dumps(record, separators=(",", ":"))
+    _pending.append(line)
+    _flush_steps()
+
+
+def _env_int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("%s must be a whole number, not %r" % (name, raw)) from None
+
+
+def _seconds_since_process_start():
+    """Age of this process from /proc (falls back to the time since import)."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _PROCESS_T0
+
+
+def _cpu_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 0
+
+
+def _rank():
+    def get(*names):
+        for name in names:
+            value = os.environ.get(name)
+            if value is not None and value.strip().lstrip("-").isdigit():
+                return int(value)
+        return None
+
+    return get("RANK", "SLURM_PROCID"), get("LOCAL_RANK", "SLURM_LOCALID"), get("WORLD_SIZE", "SLURM_NTASKS")
+
+
+def _quantile(sorted_values, q):
+    if not sorted_values:
+        return None
+    index = q * (len(sorted_values) - 1)
+    low = int(index)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (index - low)
+
+
+def _aggregate(values):
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "sum": round(sum(ordered), 4),
+        "min": round(ordered[0], 4),
+        "p50": round(_quantile(ordered, 0.5), 4),
+        "p90": round(_quantile(ordered, 0.9), 4),
+        "max": round(ordered[-1], 4),
+    }
+
+
+def _replay(iterable, num_caches, return_after, stop_after):
+    """Our own cache iterator (SPDL's cache_iterator semantics) for when spdl is absent."""
+    cache = []
+    count = 0
+    source = iter(iterable)
+    while count < return_after:
+        try:
+            item = next(source)
+        except StopIteration:
+            break
+        if len(cache) < num_caches:
+            cache.append(item)
+        yield item
+        count += 1
+        if count >= stop_after:
+            return
+    if not cache:
+        return
+    _emit("headspace", phase="replay", cached=len(cache), after_steps=count)
+    i = 0
+    while count < stop_after:
+        yield cache[i % len(cache)]
+        i += 1
+        count += 1
+
+
+def _headspace_iterable(iterable, num_caches, return_after, stop_after):
+    if not (0 < num_caches <= return_after <= stop_after):
+        raise ValueError(
+            "headspace needs 0 < caches (%d) <= after (%d) <= steps (%d)" % (num_caches, return_after, stop_after)
+        )
+    try:
+        from spdl.pipeline import cache_iterator  # type: ignore
+    except ImportError:
+        _emit("headspace", phase="start", implementation="probe", caches=num_caches, after_steps=return_after, steps=stop_after)
+        return _replay(iterable, num_caches, return_after, stop_after)
+    _emit("headspace", phase="start", implementation="spdl", caches=num_caches, after_steps=return_after, steps=stop_after)
+    return cache_iterator(iterable, num_caches, return_caches_after=return_after, stop_after=stop_after, delete_src=True)
+
+
+class _Tracker:
+    def __init__(self, iterable, batch_size, headspace, caches, after, steps, gc_every, step_lines, window, name):
+        self.iterable = iterable
+        self.batch_size = batch_size
+        self.headspace = headspace
+        self.caches, self.after, self.steps = caches, after, steps
+        self.gc_every = gc_every
+        self.step_lines = step_lines
+        self.window = max(1, window)
+        self.name = name
+
+    def __iter__(self):
+        rank, local_rank, world_size = _rank()
+        _emit(
+            "start",
+            name=self.name,
+            pid=os.getpid(),
+            rank=rank,
+            local_rank=local_rank,
+            world_size=world_size,
+            cpu_cores=_cpu_cores(),
+            batch_size=self.batch_size,
+            python="%d.%d.%d" % sys.version_info[:3],
+            headspace=self.headspace,
+            gc_every=self.gc_every,
+            since_process_start_ms=round(_seconds_since_process_start() * 1000.0, 3),
+            unix_time=time.time(),
+        )
+        if self.gc_every:
+            gc.disable()
+        source = self.iterable
+        if self.headspace:
+            source = _headspace_iterable(source, self.caches, self.after, self.steps)
+        clock = time.perf_counter
+        t_iter = clock()
+        iterator = iter(source)
+        step = 0
+        reason = "exhausted"
+        window = {"step_ms": [], "wait_ms": [], "compute_ms": []}
+        window_first = None
+        yielded_at = None
+        wait_ms = 0.0
+        try:
+            while True:
+                now = clock()
+                gc_ms = 0.0
+                if yielded_at is not None:
+                    compute_ms = (now - yielded_at) * 1000.0
+                    if self.gc_every and step % self.gc_every == 0:
+                        gc.collect()
+                        gc_ms = (clock() - now) * 1000.0
+                    if gc_ms:
+                        _emit("gc", step=step, gc_ms=round(gc_ms, 4))
+                    if step <= self.step_lines:
+                        _emit_step(step, wait_ms, compute_ms, now)
+                    else:
+                        if window_first is None:
+                            window_first = step
+                        window["step_ms"].append(wait_ms + compute_ms)
+                        window["wait_ms"].append(wait_ms)
+                        window["compute_ms"].append(compute_ms)
+                        if len(window["step_ms"]) >= self.window:
+                            self._flush(window_first, window)
+                            window_first = None
+                # Our own bookkeeping above is outside both the wait and the compute time.
+                requested = clock()
+                try:
+                    batch = next(iterator)
+                except StopIteration:
+                    break
+                got = clock()
+                wait_ms = (got - requested) * 1000.0
+                step += 1
+                if step == 1:
+                    _emit(
+                        "ttfb",
+                        ttfb_ms=round((got - t_iter) * 1000.0, 3),
+                        since_process_start_ms=round(_seconds_since_process_start() * 1000.0, 3),
+                    )
+                yielded_at = clock()
+                yield batch
+        except GeneratorExit:
+            reason = "closed"
+            raise
+        finally:
+            if window["step_ms"]:
+                self._flush(window_first, window)
+            if self.gc_every:
+                gc.enable()
+            _emit("end", steps=step, reason=reason, wall_ms=round((clock() - t_iter) * 1000.0, 3))
+
+    def _flush(self, first, window):
+        _emit(
+            "window",
+            first_step=first,
+            step_ms=_aggregate(window["step_ms"]),
+            wait_ms=_aggregate(window["wait_ms"]),
+            compute_ms=_aggregate(window["compute_ms"]),
+        )
+        for values in window.values():
+            values.clear()
+
+    def __len__(self):
+        return len(self.iterable)
+
+
+def track(iterable, batch_size=None, *, headspace=None, headspace_caches=None, headspace_after=None,
+          headspace_steps=None, gc_every=None, step_lines=None, window=None, name="train"):
+    """Wrap the training loop's iterable; see the module docstring."""
+    if headspace is None:
+        headspace = os.environ.get("AUTORESEARCH_HEADSPACE", "") not in ("", "0", "false", "False")
+    return _Tracker(
+        iterable,
+        batch_size,
+        bool(headspace),
+        headspace_caches or _env_int("AUTORESEARCH_HEADSPACE_CACHES", 10),
+        headspace_after or _env_int("AUTORESEARCH_HEADSPACE_AFTER", 30),
+        headspace_steps or _env_int("AUTORESEARCH_HEADSPACE_STEPS", 200),
+        gc_every if gc_every is not None else _env_int("AUTORESEARCH_GC_EVERY", 0),
+        step_lines if step_lines is not None else _env_int("AUTORESEARCH_STEP_LINES", 2000),
+        window if window is not None else _env_int("AUTORESEARCH_WINDOW", 100),
+        name,
+    )
+
+
+def emit_sample(**fields):
+    """Print a system sample as a probe line (used by ``autoresearch sample``)."""
+    _emit("sample", **fields)

@@ -1,0 +1,115 @@
+//! Comparing runs: headspace, and "is B better than A beyond noise".
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{BOOTSTRAP_SEED, SplitMix, bootstrap_medians, quantile, sorted};
+use crate::summary::{Measured, RunSummary};
+
+/// How much a baseline could gain from faster data loading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Headspace {
+    /// `(baseline − cached) ÷ baseline`, percent (clamped at 0 when the cached run is slower).
+    pub pct: f64,
+    /// The baseline's steady median step, ms.
+    pub baseline_ms: f64,
+    /// The cached (compute-only) run's steady median step, ms.
+    pub cached_ms: f64,
+}
+
+/// The headspace of `baseline` given a cached-replay run of the same job.
+pub fn headspace(baseline: &RunSummary, cached: &RunSummary) -> Measured<Headspace> {
+    let (Some(b), Some(c)) = (baseline.step_time.value(), cached.step_time.value()) else {
+        return Measured::Unavailable("both runs need a steady step time".to_owned());
+    };
+    if b.median_ms <= 0.0 {
+        return Measured::Unavailable("the baseline's step time is zero".to_owned());
+    }
+    Measured::Value(Headspace {
+        pct: (100.0 * (b.median_ms - c.median_ms) / b.median_ms).max(0.0),
+        baseline_ms: b.median_ms,
+        cached_ms: c.median_ms,
+    })
+}
+
+/// The verdict of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Faster beyond the noise and by at least the required margin.
+    Better,
+    /// Slower beyond the noise.
+    Worse,
+    /// Within the noise, or faster by less than the margin.
+    Indistinguishable,
+}
+
+/// B against A.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// `per_sample_ms` when both batch sizes are known (time per sample), else `step_ms`.
+    pub basis: &'static str,
+    /// Change of B's median against A's, percent (negative = B is faster).
+    pub delta_pct: f64,
+    /// 95% bootstrap interval of that change.
+    pub ci95_low_pct: f64,
+    /// Upper end.
+    pub ci95_high_pct: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Whether `b` beats `a` beyond noise: the 95% bootstrap interval of the change in
+/// median (per sample when batch sizes are known) lies entirely below zero, and the
+/// point change is at least `min_improvement_pct`.
+pub fn compare(a: &RunSummary, b: &RunSummary, min_improvement_pct: f64) -> Measured<Comparison> {
+    if a.steady_steps_ms.len() < 2 || b.steady_steps_ms.len() < 2 {
+        return Measured::Unavailable("both runs need at least two steady steps".to_owned());
+    }
+    let per = |s: &RunSummary| {
+        s.batch_size
+            .map(|batch| batch as f64 * f64::from(s.world_size))
+    };
+    let (scale_a, scale_b, basis) = match (per(a), per(b)) {
+        (Some(x), Some(y)) if x > 0.0 && y > 0.0 => (x, y, "per_sample_ms"),
+        _ => (1.0, 1.0, "step_ms"),
+    };
+    let values_a: Vec<f64> = a.steady_steps_ms.iter().map(|v| v / scale_a).collect();
+    let values_b: Vec<f64> = b.steady_steps_ms.iter().map(|v| v / scale_b).collect();
+    let (Some(median_a), Some(median_b)) = (
+        quantile(&sorted(&values_a), 0.5),
+        quantile(&sorted(&values_b), 0.5),
+    ) else {
+        return Measured::Unavailable("no steady steps".to_owned());
+    };
+    if median_a <= 0.0 {
+        return Measured::Unavailable("run A's median is zero".to_owned());
+    }
+    let mut rng = SplitMix::new(BOOTSTRAP_SEED);
+    let boot_a = bootstrap_medians(&values_a, &mut rng);
+    let boot_b = bootstrap_medians(&values_b, &mut rng);
+    let deltas = sorted(
+        &boot_a
+            .iter()
+            .zip(&boot_b)
+            .map(|(x, y)| 100.0 * (y - x) / x)
+            .collect::<Vec<_>>(),
+    );
+    let (Some(low), Some(high)) = (quantile(&deltas, 0.025), quantile(&deltas, 0.975)) else {
+        return Measured::Unavailable("the bootstrap produced no interval".to_owned());
+    };
+    let delta_pct = 100.0 * (median_b - median_a) / median_a;
+    let verdict = if high < 0.0 && -delta_pct >= min_improvement_pct {
+        Verdict::Better
+    } else if low > 0.0 {
+        Verdict::Worse
+    } else {
+        Verdict::Indistinguishable
+    };
+    Measured::Value(Comparison {
+        basis,
+        delta_pct,
+        ci95_low_pct: low,
+        ci95_high_pct: high,
+        verdict,
+    })
+}
