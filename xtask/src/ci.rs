@@ -39,7 +39,20 @@ pub(crate) fn run() -> Result<()> {
 /// Installs and starts what the tests need beyond the Rust toolchain.
 pub(crate) fn setup() -> Result<()> {
     python_env()?;
+    npm_tools()?;
     slurm_up()
+}
+
+/// The real agent CLIs the tests drive (`tools/package.json`, pinned by its lock file).
+pub(crate) fn npm_tools() -> Result<()> {
+    crate::run_command(Command::new("npm").args([
+        "ci",
+        "--prefix",
+        "tools",
+        "--no-audit",
+        "--no-fund",
+        "--silent",
+    ]))
 }
 
 /// `.venv` with the pinned Python packages (real spdl 0.8.0 for the metrics tests).

@@ -2,7 +2,7 @@
 //!
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
-//! - `bench runner|vcs|jobs|metrics` — benchmarks that print figures (never pass/fail).
+//! - `bench runner|vcs|jobs|metrics|llm` — benchmarks that print figures (never pass/fail).
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -20,12 +20,13 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   ci              set up the test environment and run the whole suite (the README's test command)
   setup           only install and start what the tests need (.venv with the pinned Python
-                  packages, a single-node Slurm cluster)
+                  packages, the Claude Code CLI from npm, a single-node Slurm cluster)
   slurm up        start the single-node Slurm cluster the jobs tests use (needs root)
   bench runner    print the scheduler benchmark's figures
   bench vcs       print the checkout benchmark's figures (gix against the git CLI)
   bench jobs      print the local jobs benchmark's figures (200 trivial jobs, 8 at a time)
-  bench metrics   print the parser's MB/s and peak RSS on a 1 GB log, and the probe's overhead";
+  bench metrics   print the parser's MB/s and peak RSS on a 1 GB log, and the probe's overhead
+  bench llm       print the agent-call overhead per backend and the Claude Code CLI's start-up cost";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,38 +35,50 @@ fn main() -> Result<()> {
         ["ci"] => ci::run(),
         ["setup"] => ci::setup(),
         ["slurm", "up"] => ci::slurm_up(),
-        ["bench", "runner"] => cargo(&[
-            "bench",
-            "-p",
-            "autoresearch-runner-core",
-            "--bench",
-            "runner",
-        ]),
-        ["bench", "vcs"] => cargo(&["bench", "-p", "autoresearch-vcs", "--bench", "checkout"]),
-        ["bench", "jobs"] => {
-            // The benchmark runs the job supervisor, a test program of the jobs crate.
-            cargo(&[
-                "build",
-                "--release",
-                "-p",
-                "autoresearch-jobs",
-                "--features",
-                "test-fakes",
-                "--bin",
-                "job-supervisor",
-            ])?;
-            cargo(&["bench", "-p", "autoresearch-jobs", "--bench", "local_jobs"])
-        }
-        ["bench", "metrics"] => cargo(&["bench", "-p", "autoresearch-metrics", "--bench", "parse"]),
-        ["bench", ..] => {
-            bail!("unknown benchmark; available: runner, vcs, jobs, metrics\n\n{USAGE}")
-        }
+        ["bench", name] => bench(name),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
         }
         other => bail!("unknown task `{}`\n\n{USAGE}", other.join(" ")),
     }
+}
+
+/// The benchmarks: name, package, bench target, features.
+const BENCHES: [(&str, &str, &str, &str); 5] = [
+    ("runner", "autoresearch-runner-core", "runner", ""),
+    ("vcs", "autoresearch-vcs", "checkout", ""),
+    ("jobs", "autoresearch-jobs", "local_jobs", ""),
+    ("metrics", "autoresearch-metrics", "parse", ""),
+    ("llm", "autoresearch-llm-client", "calls", "test-support"),
+];
+
+fn bench(name: &str) -> Result<()> {
+    let Some((_, package, target, features)) = BENCHES.iter().find(|(n, ..)| *n == name) else {
+        let known: Vec<&str> = BENCHES.iter().map(|(n, ..)| *n).collect();
+        bail!(
+            "unknown benchmark `{name}`; available: {}\n\n{USAGE}",
+            known.join(", ")
+        );
+    };
+    if name == "jobs" {
+        // The benchmark runs the job supervisor, a test program of the jobs crate.
+        cargo(&[
+            "build",
+            "--release",
+            "-p",
+            package,
+            "--features",
+            "test-fakes",
+            "--bin",
+            "job-supervisor",
+        ])?;
+    }
+    let mut args = vec!["bench", "-p", package, "--bench", target];
+    if !features.is_empty() {
+        args.extend(["--features", features]);
+    }
+    cargo(&args)
 }
 
 /// The workspace root (xtask lives one level below it).

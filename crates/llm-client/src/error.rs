@@ -1,0 +1,131 @@
+//! Error type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why an agent call failed. `is_transient` says whether retrying may help.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// The API answered with an error status.
+    #[error("the API answered {status}: {body}")]
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// The response body (shortened).
+        body: String,
+        /// The server's `retry-after`, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The connection failed or broke (reset, refused, closed early).
+    #[error("connection to {url} failed: {detail}")]
+    Connection {
+        /// The endpoint.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+    /// No complete answer within the call's timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// A streamed answer ended before its end marker.
+    #[error("the streamed answer ended early: {0}")]
+    TruncatedStream(String),
+    /// The agent reported an error (`is_error: true`, an `error` event).
+    #[error("the agent reported an error: {0}")]
+    AgentError(String),
+    /// The agent's program is not installed.
+    #[error("`{program}` is not installed or not on PATH\nhint: {hint}")]
+    NotInstalled {
+        /// The program.
+        program: String,
+        /// How to get it.
+        hint: String,
+    },
+    /// The agent's program exited unsuccessfully.
+    #[error("`{program}` exited with {status}\n--- stderr ---\n{stderr}")]
+    ProgramFailed {
+        /// The program.
+        program: String,
+        /// Exit status.
+        status: String,
+        /// Its stderr (tail).
+        stderr: String,
+    },
+    /// The answer could not be understood at all (not the expected envelope).
+    #[error("the answer is not in the expected form: {0}")]
+    Malformed(String),
+    /// The answer is not JSON of the expected shape (after the repair round, if any).
+    #[error("the answer does not match the expected JSON shape at `{path}`: {message}")]
+    InvalidJson {
+        /// Where in the document.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The answer is larger than allowed.
+    #[error("the answer is {size} bytes, more than the {limit} allowed")]
+    Oversized {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An edit names a path outside the working directory, or cannot be applied.
+    #[error("rejected edit of `{path}`: {reason}")]
+    BadEdit {
+        /// The path as given.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The cost budget is spent.
+    #[error(
+        "the agent budget of ${cap:.2} is spent (${spent:.4} used)\nhint: raise --max-llm-usd, or resume with --agent none"
+    )]
+    BudgetExhausted {
+        /// The cap.
+        cap: f64,
+        /// What was spent.
+        spent: f64,
+    },
+    /// A call's own cost cap was exceeded.
+    #[error("the call cost ${cost:.4}, above its cap of ${cap:.4}")]
+    CallCostExceeded {
+        /// What it cost.
+        cost: f64,
+        /// Its cap.
+        cap: f64,
+    },
+    /// The configuration is unusable.
+    #[error("invalid agent configuration: {0}")]
+    Config(String),
+    /// A log file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LlmError {
+    /// Whether retrying may succeed: 429, 500, 502, 503, 529, connection failures,
+    /// timeouts and truncated streams.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 529),
+            Self::Connection { .. } | Self::Timeout(_) | Self::TruncatedStream(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The server's requested delay before a retry.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the agent layer: real clients against a loopback server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod anthropic;
+mod claude_code;
+mod edits;
+mod openai;
+mod support;
