@@ -2,7 +2,7 @@
 //!
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
-//! - `bench runner|vcs|jobs|metrics|llm` — benchmarks that print figures (never pass/fail).
+//! - `bench runner|vcs|jobs|metrics|llm|tree` — benchmarks that print figures (never pass/fail).
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -26,7 +26,8 @@ tasks:
   bench vcs       print the checkout benchmark's figures (gix against the git CLI)
   bench jobs      print the local jobs benchmark's figures (200 trivial jobs, 8 at a time)
   bench metrics   print the parser's MB/s and peak RSS on a 1 GB log, and the probe's overhead
-  bench llm       print the agent-call overhead per backend and the Claude Code CLI's start-up cost";
+  bench llm       print the agent-call overhead per backend and the Claude Code CLI's start-up cost
+  bench tree      print the time and memory of the tree pictures and of saving one change";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,12 +46,13 @@ fn main() -> Result<()> {
 }
 
 /// The benchmarks: name, package, bench target, features.
-const BENCHES: [(&str, &str, &str, &str); 5] = [
+const BENCHES: [(&str, &str, &str, &str); 6] = [
     ("runner", "autoresearch-runner-core", "runner", ""),
     ("vcs", "autoresearch-vcs", "checkout", ""),
     ("jobs", "autoresearch-jobs", "local_jobs", ""),
     ("metrics", "autoresearch-metrics", "parse", ""),
     ("llm", "autoresearch-llm-client", "calls", "test-support"),
+    ("tree", "autoresearch-hypothesis-tree", "render", ""),
 ];
 
 fn bench(name: &str) -> Result<()> {
