@@ -3,6 +3,15 @@
 //!
 //! **What it must not know:** command-line parsing (that is the `cli` crate's job).
 //!
-//! Main types (to come): the experiment `Workflow` implementation and `RunConfig`.
-//!
-//! Status: an empty shell; the loop is specified and not yet built.
+//! Main types so far: [`RunConfig`] (a validated run configuration, persisted as
+//! `config.json`, with the rules for what may change on resume) and [`WorkdirLock`]
+//! (one engine per work directory). The lifecycle, policy and files arrive next.
+
+mod config;
+mod lock;
+
+pub use config::{
+    AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
+    RunConfig, RunRequest, UPDATABLE,
+};
+pub use lock::{LockError, WorkdirLock};

@@ -1,0 +1,5 @@
+//! Integration tests of the workflow crate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod lock;
