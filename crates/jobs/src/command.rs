@@ -8,7 +8,7 @@ use regex::Regex;
 
 use crate::error::JobsError;
 use crate::exec::{Capture, run, shell};
-use crate::slurm::{Launched, read_record, wrapped_command, write_record};
+use crate::slurm::{Launched, read_record, record_by_id, wrapped_command, write_record};
 use crate::template::{Vars, expand};
 use crate::types::{Failure, JobId, JobLogs, JobRequest, JobStatus, validate_name};
 
@@ -128,7 +128,12 @@ impl CommandPlatform {
         })
     }
 
-    async fn run_template(&self, template: &str, vars: &Vars) -> Result<String, JobsError> {
+    /// Runs a template; returns stdout and stderr.
+    async fn run_template(
+        &self,
+        template: &str,
+        vars: &Vars,
+    ) -> Result<(String, String), JobsError> {
         let script = expand(template, vars)?;
         let finished = run(
             &shell(&script),
@@ -145,7 +150,7 @@ impl CommandPlatform {
                 tail: finished.tail(),
             });
         }
-        Ok(format!("{}{}", finished.stdout, finished.stderr))
+        Ok((finished.stdout, finished.stderr))
     }
 
     fn job_vars(&self, request: &JobRequest) -> Vars {
@@ -166,7 +171,8 @@ impl CommandPlatform {
         std::fs::create_dir_all(&request.log_dir)
             .map_err(|err| JobsError::io("create directory", &request.log_dir, err))?;
         let vars = self.job_vars(request);
-        let output = self.run_template(&self.templates.launch, &vars).await?;
+        let (stdout, stderr) = self.run_template(&self.templates.launch, &vars).await?;
+        let output = format!("{stdout}{stderr}");
         let id = self
             .ids
             .iter()
@@ -197,7 +203,8 @@ impl CommandPlatform {
     /// Runs the status template and maps its output.
     pub async fn status(&self, id: &JobId) -> Result<JobStatus, JobsError> {
         let vars = self.vars.clone().with("JOB_ID", &id.0);
-        let output = self.run_template(&self.templates.status, &vars).await?;
+        // Only stdout: a warning on stderr that mentions "error" is not a state.
+        let (output, _) = self.run_template(&self.templates.status, &vars).await?;
         for (pattern, state) in &self.states {
             if pattern.is_match(&output) {
                 return Ok(match state {
@@ -233,27 +240,9 @@ impl CommandPlatform {
             .map(|_| ())
     }
 
-    /// The record of the job with this id.
-    fn record_of(&self, id: &JobId) -> Result<(String, Launched), JobsError> {
-        let entries =
-            std::fs::read_dir(&self.root).map_err(|err| JobsError::io("list", &self.root, err))?;
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            let Some(name) = file.strip_suffix(".json") else {
-                continue;
-            };
-            if let Ok(Some(record)) = read_record(&self.root, name)
-                && record.id == id.0
-            {
-                return Ok((name.to_owned(), record));
-            }
-        }
-        Err(JobsError::UnknownJob(id.0.clone()))
-    }
-
     /// Runs the logs template (if any) and returns where the logs are.
     pub async fn logs(&self, id: &JobId) -> Result<JobLogs, JobsError> {
-        let (name, record) = self.record_of(id)?;
+        let (name, record) = record_by_id(&self.root, id)?;
         let name = name.as_str();
         if let Some(template) = &self.templates.logs {
             let log_dir = record

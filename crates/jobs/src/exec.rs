@@ -88,6 +88,8 @@ pub(crate) async fn run(
     let group = child
         .id()
         .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
+    // If this future is dropped (an aborted build), the whole group goes, not just `sh`.
+    let mut guard = GroupGuard(group);
     let mut out_pipe = child.stdout.take();
     let mut err_pipe = child.stderr.take();
     let work = async {
@@ -106,7 +108,10 @@ pub(crate) async fn run(
         let ((), (), status) = tokio::join!(read_out, read_err, child.wait());
         (status, out, err)
     };
-    let Ok((status, out, err)) = tokio::time::timeout(timeout, work).await else {
+    let waited = tokio::time::timeout(timeout, work).await;
+    // The command ended (or is killed below): its group id must not be signalled later.
+    guard.0 = None;
+    let Ok((status, out, err)) = waited else {
         if let Some(group) = group {
             // The whole group: a build may have started compilers and the like.
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
@@ -124,10 +129,7 @@ pub(crate) async fn run(
             String::from_utf8_lossy(&out).into_owned(),
             String::from_utf8_lossy(&err).into_owned(),
         ),
-        Capture::Files { stdout, stderr } => (
-            std::fs::read_to_string(stdout).unwrap_or_default(),
-            std::fs::read_to_string(stderr).unwrap_or_default(),
-        ),
+        Capture::Files { stdout, stderr } => (read_lossy(stdout), read_lossy(stderr)),
     };
     Ok(Finished {
         status,
@@ -137,8 +139,25 @@ pub(crate) async fn run(
 }
 
 fn read_files(stdout: &Path, stderr: &Path) -> String {
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    format!("{}{}", read(stdout), read(stderr))
+    format!("{}{}", read_lossy(stdout), read_lossy(stderr))
+}
+
+/// A log file as text; bytes that are not UTF-8 are replaced, never the whole file lost.
+fn read_lossy(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// Kills a process group when dropped; a finished group is gone and the kill is a no-op.
+struct GroupGuard(Option<rustix::process::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 /// Runs a command and requires success.

@@ -45,6 +45,23 @@ pub(crate) fn write_record(root: &Path, name: &str, launched: &Launched) -> Resu
         .map_err(|err| JobsError::io("write", path, err))
 }
 
+/// The name and record of the job with this id (a scan of `root`).
+pub(crate) fn record_by_id(root: &Path, id: &JobId) -> Result<(String, Launched), JobsError> {
+    let entries = std::fs::read_dir(root).map_err(|err| JobsError::io("list", root, err))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".json") else {
+            continue;
+        };
+        if let Ok(Some(record)) = read_record(root, name)
+            && record.id == id.0
+        {
+            return Ok((name.to_owned(), record));
+        }
+    }
+    Err(JobsError::UnknownJob(id.0.clone()))
+}
+
 /// The command line a job runs: its environment exported, then its command.
 pub(crate) fn wrapped_command(request: &JobRequest) -> String {
     let mut script = String::new();

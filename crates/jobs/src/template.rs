@@ -6,8 +6,9 @@
 //! single-quoted word; inside double quotes, with `"`, `\`, `$` and `` ` `` escaped.
 //! Inside single quotes nothing is replaced (as in a shell); the values are also exported
 //! as environment variables, so a nested `sh -c '… $NAME …'` still sees them, as data.
-//! A `$NAME` with no value (outside single quotes) is an error. `$$`, `$1`, `$?` and a
-//! `\$` escape are left to the shell.
+//! A `$NAME` with no value (outside single quotes) is an error, and so is a `$NAME`
+//! inside `$(…)` or backticks, where the shell would parse its value again. `$$`, `$1`,
+//! `$?` and a `\$` escape are left to the shell.
 
 use std::collections::BTreeMap;
 
@@ -62,8 +63,22 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, JobsError> {
     }
     let mut out = String::with_capacity(template.len());
     let mut quote = Quote::None;
+    // Inside `$(…)` or backticks the shell parses text again, where no quoting we add
+    // survives; variables there are refused.
+    let mut substitution = 0usize;
+    let mut parens = 0usize;
+    let mut backtick = false;
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
+        if quote != Quote::Single {
+            match c {
+                '`' => backtick = !backtick,
+                '(' if substitution > 0 => parens += 1,
+                ')' if substitution > 0 && parens > 0 => parens -= 1,
+                ')' if substitution > 0 => substitution -= 1,
+                _ => {}
+            }
+        }
         match (c, &quote) {
             ('\\', Quote::None | Quote::Double) => {
                 out.push(c);
@@ -86,6 +101,11 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, JobsError> {
             ('"', Quote::Double) => {
                 quote = Quote::None;
                 out.push(c);
+            }
+            ('$', Quote::None | Quote::Double) if chars.peek() == Some(&'(') => {
+                chars.next();
+                substitution += 1;
+                out.push_str("$(");
             }
             ('$', Quote::None | Quote::Double) => {
                 let braced = chars.peek() == Some(&'{');
@@ -115,6 +135,16 @@ pub fn expand(template: &str, vars: &Vars) -> Result<String, JobsError> {
                         out.push_str("{}");
                     }
                     continue;
+                }
+                if substitution > 0 || backtick {
+                    return Err(JobsError::BadTemplate {
+                        template: template.to_owned(),
+                        problem: format!(
+                            "${name} stands inside $(…) or backticks, where its value would be parsed \
+                             as shell code; move it out, or read it from the environment in a nested \
+                             sh -c '… \"${name}\" …'"
+                        ),
+                    });
                 }
                 let Some(value) = vars.get(&name) else {
                     return Err(JobsError::UnknownVariable {

@@ -93,7 +93,12 @@ impl LlmClient {
                 };
             match attempt {
                 Ok(reply) => break Ok(reply),
+                // An edit call that timed out may have half-edited its folder: not retried.
+                Err(LlmError::Timeout(t)) if call.workdir.is_some() => {
+                    break Err(LlmError::Timeout(t));
+                }
                 Err(err) if err.is_transient() && attempts <= self.retry.max_retries => {
+                    self.budget.check()?;
                     let delay = self.retry.delay(attempts - 1, &err);
                     tracing::warn!(phase = %call.phase, agent = self.backend.name(), attempt = attempts, ?delay, %err, "transient agent failure; retrying");
                     tokio::time::sleep(delay).await;

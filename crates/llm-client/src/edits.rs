@@ -95,8 +95,9 @@ pub fn check_path(path: &str) -> Result<PathBuf, LlmError> {
 }
 
 /// Applies edits inside `workdir`, all or nothing: every edit is checked (the path stays
-/// inside `workdir` even through symlinks; SEARCH matches exactly once) before any file
-/// is written. Returns the files changed.
+/// inside `workdir` even through symlinked folders; symlinked files are refused; SEARCH
+/// matches exactly once; files are UTF-8) and every result staged before any file is
+/// replaced. Returns the files changed.
 pub fn apply_edits(workdir: &Path, edits: &[FileEdit]) -> Result<Vec<PathBuf>, LlmError> {
     let root = std::fs::canonicalize(workdir).map_err(|source| LlmError::Io {
         path: workdir.to_owned(),
@@ -117,12 +118,29 @@ pub fn apply_edits(workdir: &Path, edits: &[FileEdit]) -> Result<Vec<PathBuf>, L
                 reason: "it resolves outside the working directory".to_owned(),
             });
         }
-        let current = planned
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == target)
-            .map(|(_, text)| Some(text.clone()))
-            .unwrap_or_else(|| std::fs::read_to_string(&target).ok());
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(LlmError::BadEdit {
+                path: shown,
+                reason: "it is a symbolic link; edit the file it points to".to_owned(),
+            });
+        }
+        let on_disk = || match std::fs::read(&target) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| LlmError::BadEdit {
+                    path: shown.clone(),
+                    reason: "the file is not UTF-8 text".to_owned(),
+                }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LlmError::Io {
+                path: target.clone(),
+                source,
+            }),
+        };
+        let current = match planned.iter().rev().find(|(p, _)| *p == target) {
+            Some((_, text)) => Some(text.clone()),
+            None => on_disk()?,
+        };
         let next = match (&current, edit.search.is_empty()) {
             (None, true) => edit.replace.clone(),
             (Some(_), true) => {
@@ -155,21 +173,51 @@ pub fn apply_edits(workdir: &Path, edits: &[FileEdit]) -> Result<Vec<PathBuf>, L
         };
         planned.push((target, next));
     }
-    let mut changed = Vec::new();
+    // Stage every final file first, then rename them into place: a failure while
+    // staging changes nothing.
+    let mut finals: Vec<(PathBuf, String)> = Vec::new();
     for (target, text) in planned {
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| LlmError::Io {
-                path: parent.to_owned(),
-                source,
-            })?;
+        match finals.iter_mut().find(|(p, _)| *p == target) {
+            Some(slot) => slot.1 = text,
+            None => finals.push((target, text)),
         }
-        std::fs::write(&target, text).map_err(|source| LlmError::Io {
+    }
+    let mut staged = Vec::new();
+    for (n, (target, text)) in finals.iter().enumerate() {
+        let result = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                let tmp = target.with_file_name(format!(
+                    ".{}.edit-{}-{n}",
+                    target
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    std::process::id()
+                ));
+                std::fs::write(&tmp, text).map(|()| tmp)
+            });
+        match result {
+            Ok(tmp) => staged.push((tmp, target.clone())),
+            Err(source) => {
+                for (tmp, _) in &staged {
+                    let _ = std::fs::remove_file(tmp);
+                }
+                return Err(LlmError::Io {
+                    path: target.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    let mut changed = Vec::new();
+    for (tmp, target) in staged {
+        std::fs::rename(&tmp, &target).map_err(|source| LlmError::Io {
             path: target.clone(),
             source,
         })?;
-        if !changed.contains(&target) {
-            changed.push(target);
-        }
+        changed.push(target);
     }
     Ok(changed)
 }

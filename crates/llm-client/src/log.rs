@@ -73,13 +73,12 @@ impl CallLog {
             source,
         })?;
         let path = self.dir.join(format!("{stem}_{suffix}"));
-        let tmp = self.dir.join(format!(".{stem}_{suffix}.tmp"));
-        std::fs::write(&tmp, self.redact(text))
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| LlmError::Io {
+        autoresearch_runner_core::write_atomic(&path, self.redact(text).as_bytes()).map_err(
+            |source| LlmError::Io {
                 path: path.clone(),
                 source,
-            })?;
+            },
+        )?;
         Ok(path)
     }
 }

@@ -43,6 +43,9 @@ pub enum Turn {
     Reset,
     /// A streamed answer that stops before `message_stop`.
     Truncated(String),
+    /// A complete answer that the token limit cut off (`stop_reason: max_tokens`,
+    /// `finish_reason: length`).
+    MaxTokens(String),
     /// Waits, then answers with the inner turn.
     Delay(Duration, Box<Turn>),
 }
@@ -212,6 +215,7 @@ async fn handle(
                 .unwrap_or_default()
         }
         Turn::Text(text) => answer(chat, stream, &model, Block::Text(text), 100, 50, true),
+        Turn::MaxTokens(text) => answer(chat, stream, &model, Block::CutOff(text), 100, 50, true),
         Turn::TextWithUsage(text, input, output) => {
             answer(chat, stream, &model, Block::Text(text), input, output, true)
         }
@@ -231,6 +235,7 @@ async fn handle(
 
 enum Block {
     Text(String),
+    CutOff(String),
     Tool(String, Value),
 }
 
@@ -261,19 +266,21 @@ fn answer(
 ) -> Response {
     let (content, stop_reason) = match &block {
         Block::Text(text) => (json!({"type": "text", "text": text}), "end_turn"),
+        Block::CutOff(text) => (json!({"type": "text", "text": text}), "max_tokens"),
         Block::Tool(name, input) => (
             json!({"type": "tool_use", "id": "toolu_scripted", "name": name, "input": input}),
             "tool_use",
         ),
     };
     if chat {
-        let text = match &block {
-            Block::Text(text) => text.clone(),
-            Block::Tool(..) => String::new(),
+        let (text, finish) = match &block {
+            Block::Text(text) => (text.clone(), "stop"),
+            Block::CutOff(text) => (text.clone(), "length"),
+            Block::Tool(..) => (String::new(), "stop"),
         };
         let body = json!({
             "id": "chatcmpl-scripted", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
         });
         if !complete {
@@ -307,7 +314,7 @@ fn answer(
             "usage": {"input_tokens": input, "output_tokens": 1}}}),
     )];
     match &block {
-        Block::Text(text) => {
+        Block::Text(text) | Block::CutOff(text) => {
             events.push(("content_block_start".into(), json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
             let chars: Vec<char> = text.chars().collect();
             for chunk in chars.chunks(40) {

@@ -177,8 +177,13 @@ impl LocalPlatform {
                     }
                 }
             }
-            Some(JobState { pid: Some(pid), .. }) => {
-                if supervisor_alive || record::group_alive(pid) {
+            Some(JobState {
+                pid: Some(pid),
+                boot_id,
+                ..
+            }) => {
+                let same_boot = boot_id.is_none_or(|b| b == record::boot_id());
+                if supervisor_alive || (same_boot && record::group_alive(pid)) {
                     JobStatus::Running
                 } else {
                     JobStatus::Unknown(
@@ -192,31 +197,53 @@ impl LocalPlatform {
     }
 
     /// Stops the job and all its descendants: SIGTERM to its process group, then SIGKILL
-    /// after a grace period. A job that has not started yet never starts.
+    /// after a grace period. A job that has not started yet never starts; a job that
+    /// has already ended is left alone (its group id may belong to someone else now).
     pub async fn cancel(&self, id: &JobId) -> Result<(), JobsError> {
         let dir = self.dir(&id.0)?;
+        if self.status(id).await?.is_terminal() {
+            return Ok(());
+        }
         let marker = dir.join(CANCEL);
         autoresearch_runner_core::write_atomic(&marker, record::now().as_bytes())
             .map_err(|err| JobsError::io("write", &marker, err))?;
-        let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
-        let mut termed = false;
+        let started = tokio::time::Instant::now();
+        let mut termed: Option<i32> = None;
         loop {
             let state: Option<JobState> = record::read(&dir.join(STATE))?;
             let status = self.status(id).await?;
             if status.is_terminal() || matches!(status, JobStatus::Unknown(_)) {
-                if let Some(pid) = state.and_then(|s| s.pid) {
-                    // Descendants may outlive the shell; finish them too.
+                if let Some(pid) = termed {
+                    // Descendants that outlived the shell share its group, which keeps
+                    // the group id reserved while they live.
                     signal_group(pid, rustix::process::Signal::KILL);
                 }
                 return Ok(());
             }
-            if let Some(pid) = state.and_then(|s| s.pid) {
-                if !termed {
+            let live_pid = state
+                .filter(|s| {
+                    s.ended_at.is_none()
+                        && s.boot_id.as_deref().is_none_or(|b| b == record::boot_id())
+                })
+                .and_then(|s| s.pid);
+            if let Some(pid) = live_pid {
+                if termed.is_none() {
                     signal_group(pid, rustix::process::Signal::TERM);
-                    termed = true;
-                } else if tokio::time::Instant::now() > deadline {
+                    termed = Some(pid);
+                } else if started.elapsed() > CANCEL_GRACE {
                     signal_group(pid, rustix::process::Signal::KILL);
                 }
+            }
+            if started.elapsed() > CANCEL_GRACE * 3 {
+                return Err(JobsError::Command {
+                    command: format!("cancel {id}"),
+                    reason: format!(
+                        "the job did not stop within {:?} (pid {})",
+                        CANCEL_GRACE * 3,
+                        live_pid.map_or_else(|| "not started".to_owned(), |p| p.to_string())
+                    ),
+                    tail: String::new(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -35,6 +35,9 @@ pub(crate) struct JobState {
     pub(crate) signal: Option<i32>,
     /// The job never started: it was cancelled first, or could not be spawned.
     pub(crate) not_started: Option<String>,
+    /// The boot the pid belongs to: a pid means nothing in another boot.
+    #[serde(default)]
+    pub(crate) boot_id: Option<String>,
 }
 
 pub(crate) const JOB: &str = "job.json";

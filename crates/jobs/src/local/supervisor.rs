@@ -91,6 +91,7 @@ pub fn supervise(request: &Path, root: &Path) -> i32 {
         }
     };
     state.pid = Some(child.id() as i32);
+    state.boot_id = Some(record::boot_id());
     state.started_at = Some(record::now());
     if let Err(err) = record::write(&state_path, &state) {
         eprintln_safe(&format!("cannot record the start: {err}"));

@@ -195,3 +195,15 @@ fn a_bad_pattern_is_reported_when_the_platform_is_made() {
     let err = CommandPlatform::new(dir.path(), t, Vars::new(), Duration::from_secs(1)).unwrap_err();
     assert!(matches!(err, JobsError::BadPattern { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn status_patterns_read_stdout_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = templates();
+    t.status = "echo 'warning: an error budget is low' >&2; echo 'JobState=RUNNING'".to_owned();
+    let status = platform_with(dir.path(), t)
+        .status(&JobId("1".into()))
+        .await
+        .unwrap();
+    assert_eq!(status, JobStatus::Running);
+}

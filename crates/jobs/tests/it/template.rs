@@ -92,3 +92,26 @@ fn hostile_values_arrive_as_literal_arguments() {
     let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(created.is_empty(), "a value ran as a command: {created:?}");
 }
+
+#[test]
+fn variables_inside_command_substitutions_are_refused() {
+    let vars = Vars::new().with("X", "a; touch /tmp/pwned");
+    for template in [
+        "echo \"$(basename $X)\"",
+        "echo $(basename \"$X\")",
+        "echo `echo $X`",
+        "echo \"`echo ${X}`\"",
+    ] {
+        let err = expand(template, &vars).unwrap_err();
+        assert!(
+            matches!(err, JobsError::BadTemplate { .. }),
+            "{template}: {err}"
+        );
+        assert!(err.to_string().contains("$X"), "{err}");
+    }
+    // Substitutions without our variables, and single-quoted ones, are the shell's.
+    assert_eq!(
+        expand("echo $(date) '$(x $X)' $X", &vars).unwrap(),
+        "echo $(date) '$(x $X)' 'a; touch /tmp/pwned'"
+    );
+}

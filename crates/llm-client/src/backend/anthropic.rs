@@ -112,6 +112,9 @@ impl AnthropicApi {
                         .collect::<String>()
                 })
                 .ok_or_else(|| LlmError::Malformed(format!("no content in {raw}")))?;
+            if raw["stop_reason"] == "max_tokens" {
+                return Err(cut_off());
+            }
             let usage = Usage {
                 input_tokens: raw["usage"]["input_tokens"].as_u64().unwrap_or(0),
                 output_tokens: raw["usage"]["output_tokens"].as_u64().unwrap_or(0),
@@ -179,10 +182,20 @@ async fn read_stream(url: &str, response: reqwest::Response) -> Result<BackendRe
             "no message_stop after {count} events from {url}"
         )));
     }
+    if stop_reason == "max_tokens" {
+        return Err(cut_off());
+    }
     Ok(BackendReply {
         raw: json!({"text": text, "usage": usage, "stop_reason": stop_reason, "events": count}),
         text,
         usage,
         cost_usd: None,
     })
+}
+
+/// An answer cut off by the token limit: a partial plan or edit set must not be used.
+fn cut_off() -> LlmError {
+    LlmError::AgentError(
+        "the answer was cut off at max_tokens; raise the limit or ask for less".to_owned(),
+    )
 }

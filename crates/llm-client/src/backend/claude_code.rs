@@ -90,14 +90,12 @@ impl ClaudeCode {
 
     /// One run of the CLI.
     pub async fn send(&self, call: &AgentCall, prompt: &str) -> Result<BackendReply, LlmError> {
-        let scratch;
-        let cwd = match &call.workdir {
-            Some(dir) => dir.clone(),
-            None => {
-                scratch = scratch_dir()?;
-                scratch.clone()
-            }
-        };
+        // Removed when dropped, also if this call is abandoned mid-way.
+        let scratch = scratch_dir()?;
+        let cwd = call
+            .workdir
+            .clone()
+            .unwrap_or_else(|| scratch.path().to_owned());
         let output = run_program(
             &self.config.program,
             &self.args(call),
@@ -106,11 +104,7 @@ impl ClaudeCode {
             prompt,
             HINT,
         )
-        .await;
-        if call.workdir.is_none() {
-            let _ = std::fs::remove_dir_all(&cwd);
-        }
-        let output = output?;
+        .await?;
         let envelope = output
             .stdout
             .lines()

@@ -73,8 +73,11 @@ impl CodexCli {
     /// One run of the CLI.
     pub async fn send(&self, call: &AgentCall, prompt: &str) -> Result<BackendReply, LlmError> {
         let scratch = scratch_dir()?;
-        let cwd = call.workdir.clone().unwrap_or_else(|| scratch.clone());
-        let last = scratch.join("last-message.txt");
+        let cwd = call
+            .workdir
+            .clone()
+            .unwrap_or_else(|| scratch.path().to_owned());
+        let last = scratch.path().join("last-message.txt");
         let output = run_program(
             &self.config.program,
             &self.args(call, &last),
@@ -85,7 +88,6 @@ impl CodexCli {
         )
         .await;
         let text = std::fs::read_to_string(&last).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&scratch);
         let output = output?;
         if !output.success {
             return Err(LlmError::ProgramFailed {

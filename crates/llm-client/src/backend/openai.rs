@@ -82,6 +82,11 @@ impl OpenAiApi {
             .as_str()
             .ok_or_else(|| LlmError::Malformed(format!("no choices[0].message.content in {raw}")))?
             .to_owned();
+        if raw["choices"][0]["finish_reason"] == "length" {
+            return Err(LlmError::AgentError(
+                "the answer was cut off at max_tokens; raise the limit or ask for less".to_owned(),
+            ));
+        }
         let usage = Usage {
             input_tokens: raw["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
             output_tokens: raw["usage"]["completion_tokens"].as_u64().unwrap_or(0),

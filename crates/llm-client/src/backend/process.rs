@@ -110,16 +110,14 @@ pub(crate) async fn run_program(
     })
 }
 
-/// A scratch folder for calls that must not edit anything.
-pub(crate) fn scratch_dir() -> Result<std::path::PathBuf, LlmError> {
-    let dir = std::env::temp_dir().join(format!(
-        "autoresearch-agent-{}-{}",
-        std::process::id(),
-        jiff::Timestamp::now().as_nanosecond()
-    ));
-    std::fs::create_dir_all(&dir).map_err(|source| LlmError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    Ok(dir)
+/// A scratch folder for calls that must not edit anything; removed when dropped, also
+/// when the call is abandoned mid-way.
+pub(crate) fn scratch_dir() -> Result<tempfile::TempDir, LlmError> {
+    tempfile::Builder::new()
+        .prefix("autoresearch-agent-")
+        .tempdir()
+        .map_err(|source| LlmError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })
 }

@@ -352,3 +352,28 @@ async fn an_unreachable_server_is_a_connection_error_after_retries() {
     let err = client.call(AgentCall::new("plan", "x")).await.unwrap_err();
     assert!(matches!(err, LlmError::Connection { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn an_answer_cut_at_max_tokens_is_refused() {
+    let logs = tempfile::tempdir().unwrap();
+    for stream in [true, false] {
+        let server =
+            ScriptedServer::start(vec![Turn::MaxTokens("### a.py\n<<<<<<< SEARCH\nx".into())])
+                .await
+                .unwrap();
+        let err = anthropic(&server, stream, logs.path(), CostBudget::unlimited())
+            .call(AgentCall::new("plan", "x"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("max_tokens"), "{err}");
+        assert_eq!(server.requests().len(), 1, "not retried");
+    }
+    let server = ScriptedServer::start(vec![Turn::MaxTokens("partial".into())])
+        .await
+        .unwrap();
+    let err = crate::support::openai(&server, logs.path())
+        .call(AgentCall::new("plan", "x"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cut off"), "{err}");
+}

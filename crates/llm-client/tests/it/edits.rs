@@ -156,3 +156,33 @@ fn cli_command_lines() {
         )
     );
 }
+
+#[test]
+fn a_symlinked_file_and_a_binary_file_are_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("target.py"), "x = 1\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    symlink(
+        outside.path().join("target.py"),
+        work.path().join("link.py"),
+    )
+    .unwrap();
+    std::fs::write(work.path().join("blob.bin"), [0xffu8, 0xfe, 0x00]).unwrap();
+    let edit = |path: &str, search: &str| FileEdit {
+        path: path.into(),
+        search: search.into(),
+        replace: "y = 2\n".into(),
+    };
+    let err = apply_edits(work.path(), &[edit("link.py", "x = 1\n")]).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("target.py")).unwrap(),
+        "x = 1\n"
+    );
+    let err = apply_edits(work.path(), &[edit("blob.bin", "")]).unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    assert_eq!(
+        std::fs::read(work.path().join("blob.bin")).unwrap(),
+        [0xffu8, 0xfe, 0x00]
+    );
+}
