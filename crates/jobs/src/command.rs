@@ -153,13 +153,14 @@ impl CommandPlatform {
         Ok((finished.stdout, finished.stderr))
     }
 
-    fn job_vars(&self, request: &JobRequest) -> Vars {
-        self.vars
+    fn job_vars(&self, request: &JobRequest) -> Result<Vars, JobsError> {
+        Ok(self
+            .vars
             .clone()
             .with("JOB_NAME", &request.name)
-            .with("COMMAND", wrapped_command(request))
+            .with("COMMAND", wrapped_command(request)?)
             .with("CWD", request.cwd.display().to_string())
-            .with("LOG_DIR", request.log_dir.display().to_string())
+            .with("LOG_DIR", request.log_dir.display().to_string()))
     }
 
     /// Launches through the launch template, unless a job of that name was launched.
@@ -170,7 +171,7 @@ impl CommandPlatform {
         }
         std::fs::create_dir_all(&request.log_dir)
             .map_err(|err| JobsError::io("create directory", &request.log_dir, err))?;
-        let vars = self.job_vars(request);
+        let vars = self.job_vars(request)?;
         let (stdout, stderr) = self.run_template(&self.templates.launch, &vars).await?;
         let output = format!("{stdout}{stderr}");
         let id = self

@@ -62,6 +62,9 @@ pub enum JobsError {
     /// A job name that is unusable (empty, or with characters outside `[A-Za-z0-9_.-]`).
     #[error("`{0}` is not a valid job name: use letters, digits, `_`, `.` and `-`")]
     InvalidName(String),
+    /// An environment variable name that is not `[A-Za-z_][A-Za-z0-9_]*`.
+    #[error("`{0}` is not a valid environment variable name")]
+    InvalidEnvName(String),
     /// A pattern in the configuration is not a valid regular expression.
     #[error("invalid pattern `{pattern}`: {source}")]
     BadPattern {

@@ -63,13 +63,21 @@ pub(crate) fn record_by_id(root: &Path, id: &JobId) -> Result<(String, Launched)
 }
 
 /// The command line a job runs: its environment exported, then its command.
-pub(crate) fn wrapped_command(request: &JobRequest) -> String {
+pub(crate) fn wrapped_command(request: &JobRequest) -> Result<String, JobsError> {
     let mut script = String::new();
     for (key, value) in &request.env {
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(JobsError::InvalidEnvName(key.clone()));
+        }
         script.push_str(&format!("export {key}={}; ", shell_quote(value)));
     }
     script.push_str(&request.command);
-    script
+    Ok(script)
 }
 
 /// Jobs on a Slurm cluster (the log folder must be on a filesystem the nodes share).
@@ -123,7 +131,7 @@ impl SlurmPlatform {
         ];
         args.extend(self.extra_sbatch_args.iter().cloned());
         args.push("--wrap".to_owned());
-        args.push(wrapped_command(request));
+        args.push(wrapped_command(request)?);
         let out = run_ok(&args, &self.root, self.timeout).await?.stdout;
         let id = out
             .trim()

@@ -106,3 +106,16 @@ async fn a_job_is_found_by_name_even_without_the_local_record() {
     assert_eq!(platform.find(&name).await.unwrap(), Some(id));
     assert_eq!(platform.find(&unique("nobody")).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn environment_names_that_are_not_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = slurm(dir.path());
+    let mut req = request(dir.path(), &unique("env"), "true");
+    req.env = vec![("X; touch /tmp/pwned; Y".into(), "1".into())];
+    let err = platform.launch(&req).await.unwrap_err();
+    assert!(
+        matches!(err, autoresearch_jobs::JobsError::InvalidEnvName(_)),
+        "{err}"
+    );
+}
