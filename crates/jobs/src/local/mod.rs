@@ -120,6 +120,8 @@ impl LocalPlatform {
                 }
             }
             if tokio::time::Instant::now() > deadline {
+                // A supervisor that cannot start the job in time must not start it later.
+                let _ = child.start_kill();
                 break Err(format!("the job did not start within {START_TIMEOUT:?}"));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -130,7 +132,10 @@ impl LocalPlatform {
         });
         match outcome {
             Ok(()) => {
-                let _ = std::fs::remove_file(&log_path);
+                // The supervisor keeps writing its own errors here: move, don't delete.
+                if std::fs::rename(&log_path, dir.join("supervisor.log")).is_err() {
+                    let _ = std::fs::remove_file(&log_path);
+                }
                 Ok(JobId(request.name.clone()))
             }
             Err(reason) => {
