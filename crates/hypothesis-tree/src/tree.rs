@@ -114,14 +114,7 @@ impl HypothesisTree {
         id: &str,
         edit: impl FnOnce(&mut HypothesisNode),
     ) -> Result<(), TreeError> {
-        let ix = *self
-            .index
-            .get(id)
-            .ok_or_else(|| TreeError::UnknownNode(id.to_owned()))?;
-        let node = self
-            .graph
-            .node_weight_mut(ix)
-            .ok_or_else(|| TreeError::UnknownNode(id.to_owned()))?;
+        let node = self.node_mut(id)?;
         let (status, parent) = (node.status, node.parent_id.clone());
         edit(node);
         node.node_id = id.to_owned();
@@ -133,14 +126,7 @@ impl HypothesisTree {
 
     /// Moves a node to `next`, if the lifecycle allows it.
     pub fn transition(&mut self, id: &str, next: NodeStatus) -> Result<(), TreeError> {
-        let ix = *self
-            .index
-            .get(id)
-            .ok_or_else(|| TreeError::UnknownNode(id.to_owned()))?;
-        let node = self
-            .graph
-            .node_weight_mut(ix)
-            .ok_or_else(|| TreeError::UnknownNode(id.to_owned()))?;
+        let node = self.node_mut(id)?;
         if !node.status.can_become(next) {
             return Err(TreeError::IllegalTransition {
                 id: id.to_owned(),
@@ -153,6 +139,13 @@ impl HypothesisTree {
             self.dirty.insert(id.to_owned());
         }
         Ok(())
+    }
+
+    fn node_mut(&mut self, id: &str) -> Result<&mut HypothesisNode, TreeError> {
+        self.index
+            .get(id)
+            .and_then(|ix| self.graph.node_weight_mut(*ix))
+            .ok_or_else(|| TreeError::UnknownNode(id.to_owned()))
     }
 
     /// Every node, in insertion order.
