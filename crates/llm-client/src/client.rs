@@ -91,6 +91,13 @@ impl LlmClient {
                     // Dropping the attempt's future killed its work (a CLI's process group).
                     Err(_) => Err(LlmError::Timeout(call.timeout)),
                 };
+            if let Err(err) = &attempt
+                && let Some(spent) = err.cost_usd()
+            {
+                // A failed attempt still spent money.
+                cost += spent;
+                self.budget.charge(spent);
+            }
             match attempt {
                 Ok(reply) => break Ok(reply),
                 // An edit call that timed out may have half-edited its folder: not retried.

@@ -30,9 +30,15 @@ pub enum LlmError {
     /// A streamed answer ended before its end marker.
     #[error("the streamed answer ended early: {0}")]
     TruncatedStream(String),
-    /// The agent reported an error (`is_error: true`, an `error` event).
-    #[error("the agent reported an error: {0}")]
-    AgentError(String),
+    /// The agent reported an error (`is_error: true`, an `error` event, a cut-off
+    /// answer). It may still have cost money.
+    #[error("the agent reported an error: {message}")]
+    AgentError {
+        /// What it said.
+        message: String,
+        /// What the failed attempt cost, when the agent said.
+        cost_usd: Option<f64>,
+    },
     /// The agent's program is not installed.
     #[error("`{program}` is not installed or not on PATH\nhint: {hint}")]
     NotInstalled {
@@ -118,6 +124,22 @@ impl LlmError {
             Self::Http { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 529),
             Self::Connection { .. } | Self::Timeout(_) | Self::TruncatedStream(_) => true,
             _ => false,
+        }
+    }
+
+    /// What a failed attempt cost, when known (charged to the budget all the same).
+    pub fn cost_usd(&self) -> Option<f64> {
+        match self {
+            Self::AgentError { cost_usd, .. } => *cost_usd,
+            _ => None,
+        }
+    }
+
+    /// A failure the agent reported, with no cost attached.
+    pub fn agent(message: impl Into<String>) -> Self {
+        Self::AgentError {
+            message: message.into(),
+            cost_usd: None,
         }
     }
 

@@ -171,7 +171,7 @@ async fn read_stream(url: &str, response: reqwest::Response) -> Result<BackendRe
                         body: message,
                         retry_after: None,
                     },
-                    _ => LlmError::AgentError(message),
+                    _ => LlmError::agent(message),
                 });
             }
             _ => {}
@@ -195,7 +195,7 @@ async fn read_stream(url: &str, response: reqwest::Response) -> Result<BackendRe
 
 /// An answer cut off by the token limit: a partial plan or edit set must not be used.
 fn cut_off() -> LlmError {
-    LlmError::AgentError(
+    LlmError::agent(
         "the answer was cut off at max_tokens; raise the limit or ask for less".to_owned(),
     )
 }

@@ -127,11 +127,14 @@ impl ClaudeCode {
         };
         let text = raw["result"].as_str().unwrap_or_default().to_owned();
         if raw["is_error"].as_bool() == Some(true) {
-            return Err(LlmError::AgentError(if text.is_empty() {
-                raw["subtype"].to_string()
-            } else {
-                text
-            }));
+            return Err(LlmError::AgentError {
+                message: if text.is_empty() {
+                    raw["subtype"].to_string()
+                } else {
+                    text
+                },
+                cost_usd: raw["total_cost_usd"].as_f64(),
+            });
         }
         if !output.success {
             return Err(LlmError::ProgramFailed {

@@ -83,7 +83,7 @@ impl OpenAiApi {
             .ok_or_else(|| LlmError::Malformed(format!("no choices[0].message.content in {raw}")))?
             .to_owned();
         if raw["choices"][0]["finish_reason"] == "length" {
-            return Err(LlmError::AgentError(
+            return Err(LlmError::agent(
                 "the answer was cut off at max_tokens; raise the limit or ask for less".to_owned(),
             ));
         }

@@ -103,7 +103,7 @@ async fn an_api_error_surfaces_as_an_agent_error() {
     assert!(
         matches!(
             err,
-            LlmError::AgentError(_) | LlmError::ProgramFailed { .. }
+            LlmError::AgentError { .. } | LlmError::ProgramFailed { .. }
         ),
         "{err}"
     );
@@ -160,4 +160,61 @@ async fn a_cli_past_its_timeout_is_killed() {
         .unwrap_err();
     assert!(matches!(err, LlmError::Timeout(_)), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(25));
+}
+
+#[tokio::test]
+async fn a_failed_cli_run_still_charges_what_it_spent() {
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("a.py");
+    // One turn allowed, but the scripted model asks for a tool: the CLI stops with an
+    // error after paying for one request.
+    let server = ScriptedServer::start(vec![
+        Turn::ToolUse {
+            name: "Write".into(),
+            input: json!({"file_path": target.display().to_string(), "content": "x = 1\n"}),
+        },
+        Turn::Text("done".into()),
+    ])
+    .await
+    .unwrap();
+    let (home, logs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let budget = CostBudget::new(Some(100.0), 0.0);
+    let config = ClaudeCodeConfig {
+        program: claude_program(),
+        max_turns: Some(1),
+        env: vec![
+            ("ANTHROPIC_BASE_URL".to_owned(), server.url()),
+            ("ANTHROPIC_API_KEY".to_owned(), "sk-test".to_owned()),
+            (
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(),
+                "1".to_owned(),
+            ),
+            ("HOME".to_owned(), home.path().display().to_string()),
+        ],
+        ..ClaudeCodeConfig::default()
+    };
+    let client = LlmClient::new(
+        Backend::ClaudeCode(ClaudeCode::new(config)),
+        budget.clone(),
+        CallLog::new(logs.path(), vec![]),
+    );
+    match client
+        .call(AgentCall::new("apply", "Write a.py.").editing(work.path()))
+        .await
+    {
+        Err(err) => {
+            assert!(
+                matches!(err, LlmError::AgentError { cost_usd: Some(c), .. } if c > 0.0),
+                "{err:?}"
+            );
+            assert!(
+                budget.spent() > 0.0,
+                "the failed run's cost was not charged"
+            );
+        }
+        Ok(reply) => panic!(
+            "expected the turn limit to stop the CLI, got {}",
+            reply.text
+        ),
+    }
 }
