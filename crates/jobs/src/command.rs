@@ -70,6 +70,9 @@ pub struct CommandTemplates {
     /// Copies the job's logs into `$LOG_DIR/stdout.log` and `stderr.log` (omit when the
     /// job writes there itself).
     pub logs: Option<String>,
+    /// Prints the id of the job named `$JOB_NAME`, if the scheduler has one (optional;
+    /// lets a launch interrupted by a crash re-attach instead of launching twice).
+    pub find: Option<String>,
     /// Patterns that find the id in the launch output.
     pub id_patterns: Vec<String>,
     /// Patterns that map status output to states.
@@ -171,6 +174,46 @@ impl CommandPlatform {
         }
         std::fs::create_dir_all(&request.log_dir)
             .map_err(|err| JobsError::io("create directory", &request.log_dir, err))?;
+        let launched = |id: String| Launched {
+            id,
+            stdout: request.log_dir.join("stdout.log"),
+            stderr: request.log_dir.join("stderr.log"),
+        };
+        // An intent file marks a launch in flight: if it survives (a crash between the
+        // launch and its record), the job may exist, and launching again could run it
+        // twice.
+        let intent = self.root.join(format!("{}.launching", request.name));
+        if intent.exists() {
+            let found = match &self.templates.find {
+                Some(template) => {
+                    let vars = self.vars.clone().with("JOB_NAME", &request.name);
+                    let (stdout, _) = self.run_template(template, &vars).await?;
+                    stdout.split_whitespace().next().map(str::to_owned)
+                }
+                None => {
+                    return Err(JobsError::Command {
+                        command: format!("launch {}", request.name),
+                        reason: format!(
+                            "an earlier launch of this job was interrupted and may have started it; check \
+                             the scheduler, then delete {} to launch again (or configure a find template)",
+                            intent.display()
+                        ),
+                        tail: String::new(),
+                    });
+                }
+            };
+            if let Some(id) = found {
+                write_record(&self.root, &request.name, &launched(id.clone()))?;
+                let _ = std::fs::remove_file(&intent);
+                tracing::info!(name = %request.name, %id, "re-attached to a job whose launch was interrupted");
+                return Ok(JobId(id));
+            }
+        }
+        autoresearch_runner_core::write_atomic(
+            &intent,
+            jiff::Timestamp::now().to_string().as_bytes(),
+        )
+        .map_err(|err| JobsError::io("write", &intent, err))?;
         let vars = self.job_vars(request)?;
         let (stdout, stderr) = self.run_template(&self.templates.launch, &vars).await?;
         let output = format!("{stdout}{stderr}");
@@ -186,12 +229,8 @@ impl CommandPlatform {
                 command: self.templates.launch.clone(),
                 output: output.clone(),
             })?;
-        let launched = Launched {
-            id: id.clone(),
-            stdout: request.log_dir.join("stdout.log"),
-            stderr: request.log_dir.join("stderr.log"),
-        };
-        write_record(&self.root, &request.name, &launched)?;
+        write_record(&self.root, &request.name, &launched(id.clone()))?;
+        let _ = std::fs::remove_file(&intent);
         Ok(JobId(id))
     }
 

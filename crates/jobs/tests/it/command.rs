@@ -17,6 +17,7 @@ fn templates() -> CommandTemplates {
         status: "scontrol show job -o $JOB_ID".to_owned(),
         cancel: "scancel $JOB_ID".to_owned(),
         logs: None,
+        find: Some("squeue --me -h --states=all -n $JOB_NAME -o %i".to_owned()),
         id_patterns: DEFAULT_ID_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
         state_patterns: default_state_patterns(),
     }
@@ -206,4 +207,47 @@ async fn status_patterns_read_stdout_only() {
         .await
         .unwrap();
     assert_eq!(status, JobStatus::Running);
+}
+
+#[tokio::test]
+async fn an_interrupted_launch_re_attaches_instead_of_launching_twice() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    let platform = platform_with(dir.path(), templates());
+    let name = unique("crashed");
+    let id = platform
+        .launch(&request(dir.path(), &name, "sleep 1"))
+        .await
+        .unwrap();
+    // As if the engine died after the launch template ran but before the record.
+    std::fs::remove_file(dir.path().join("command").join(format!("{name}.json"))).unwrap();
+    std::fs::write(
+        dir.path().join("command").join(format!("{name}.launching")),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(
+        platform
+            .launch(&request(dir.path(), &name, "sleep 1"))
+            .await
+            .unwrap(),
+        id
+    );
+    // Without a find template the launch is refused rather than repeated.
+    let mut t = templates();
+    t.find = None;
+    let bare = platform_with(dir.path(), t);
+    let other = unique("crashed_bare");
+    std::fs::write(
+        dir.path()
+            .join("command")
+            .join(format!("{other}.launching")),
+        "x",
+    )
+    .unwrap();
+    let err = bare
+        .launch(&request(dir.path(), &other, "true"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err}");
 }
