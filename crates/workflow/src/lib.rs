@@ -4,11 +4,14 @@
 //! **What it must not know:** command-line parsing (that is the `cli` crate's job).
 //!
 //! Main types so far: [`RunConfig`] (a validated run configuration, persisted as
-//! `config.json`, with the rules for what may change on resume) and [`WorkdirLock`]
-//! (one engine per work directory). The lifecycle, policy and files arrive next.
+//! `config.json`, with the rules for what may change on resume), [`WorkdirLock`] (one
+//! engine per work directory) and the pure decisions of [`policy`] (duplicates,
+//! plateau, stopping, failure classification). The lifecycle and the work directory's
+//! files arrive next.
 
 mod config;
 mod lock;
+pub mod policy;
 
 pub use config::{
     AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
