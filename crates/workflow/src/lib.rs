@@ -11,6 +11,7 @@
 
 mod config;
 mod lock;
+pub mod master_table;
 pub mod policy;
 
 pub use config::{

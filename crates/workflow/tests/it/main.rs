@@ -3,4 +3,5 @@
 
 mod config;
 mod lock;
+mod master_table;
 mod policy;
