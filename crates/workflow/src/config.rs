@@ -537,7 +537,7 @@ impl RunConfig {
 
     /// `<workdir>/config.json`.
     pub fn path(workdir: &Path) -> PathBuf {
-        workdir.join("config.json")
+        crate::Workdir::new(workdir).config()
     }
 
     /// The stored configuration, or `None` for a work directory never initialised.

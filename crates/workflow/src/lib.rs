@@ -13,9 +13,11 @@ mod config;
 mod lock;
 pub mod master_table;
 pub mod policy;
+mod workdir;
 
 pub use config::{
     AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
     RunConfig, RunRequest, UPDATABLE,
 };
 pub use lock::{LockError, WorkdirLock};
+pub use workdir::Workdir;

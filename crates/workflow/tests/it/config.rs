@@ -210,3 +210,37 @@ fn a_missing_or_damaged_config_json_is_reported() {
         "a damaged file is left as it is"
     );
 }
+
+#[test]
+fn the_workdir_spells_the_original_names() {
+    let w = autoresearch_workflow::Workdir::new("/w");
+    let paths = [
+        w.config(),
+        w.state(),
+        w.master_table(),
+        w.summary(),
+        w.engine_state(),
+        w.queue_view(),
+        w.active_view(),
+        w.run_metrics("003_x"),
+        w.logs(),
+        w.checkout("003_x"),
+    ];
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "/w/config.json",
+            "/w/state.json",
+            "/w/master_table.tsv",
+            "/w/summary.md",
+            "/w/engine/engine_state.json",
+            "/w/engine/queue.json",
+            "/w/engine/active.json",
+            "/w/runs/003_x/metrics",
+            "/w/logs",
+            "/w/checkouts/003_x",
+        ]
+    );
+    assert_eq!(RunConfig::path(w.root()), w.config());
+}
