@@ -13,6 +13,7 @@ mod config;
 mod lock;
 pub mod master_table;
 pub mod policy;
+pub mod views;
 mod workdir;
 
 pub use config::{

@@ -5,3 +5,4 @@ mod config;
 mod lock;
 mod master_table;
 mod policy;
+mod views;
