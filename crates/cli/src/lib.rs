@@ -52,6 +52,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print a work directory's experiment tree.
+    Tree {
+        /// The work directory.
+        workdir: PathBuf,
+    },
     /// Run a command and print samples of its host (CPU, memory, GPUs) as probe lines
     /// into its output, so they travel with the job's logs on any scheduler.
     Sample {
@@ -88,6 +93,9 @@ pub fn run() -> ExitCode {
                     command,
                 }),
         }) => sample::run(std::time::Duration::from_millis(interval_ms), &command),
+        Ok(Cli {
+            command: Some(Command::Tree { workdir }),
+        }) => tree(&workdir),
         Ok(Cli { command: None }) => ExitCode::from(EXIT_SUCCESS),
         Err(err) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).
@@ -98,6 +106,44 @@ pub fn run() -> ExitCode {
             };
             let _ = err.print();
             ExitCode::from(code)
+        }
+    }
+}
+
+/// `autoresearch tree <workdir>`: the tree as text, the best node marked.
+fn tree(workdir: &std::path::Path) -> ExitCode {
+    use std::io::Write;
+    let engine = workdir.join("engine");
+    if !engine.is_dir() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{} is not an autoresearch work directory (it has no engine/ folder)\nhint: pass the folder given to `autoresearch run`",
+            workdir.display()
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match autoresearch_hypothesis_tree::store::load(&engine) {
+        Ok(tree) if tree.is_empty() => {
+            let _ = writeln!(std::io::stdout(), "(no experiments yet)");
+            ExitCode::from(EXIT_SUCCESS)
+        }
+        Ok(tree) => {
+            let best = tree
+                .nodes()
+                .filter(|n| n.improved)
+                .filter_map(|n| n.launch_order.map(|o| (o, n)))
+                .max_by_key(|(o, _)| *o);
+            let best = best.map(|(_, n)| n.node_id.clone());
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                autoresearch_hypothesis_tree::render_ascii(&tree, best.as_deref())
+            );
+            ExitCode::from(EXIT_SUCCESS)
+        }
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "{err}");
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }

@@ -114,3 +114,41 @@ fn sample_without_a_command_is_a_usage_error() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no-such-program-xyz"), "{stderr}");
 }
+
+#[test]
+fn tree_prints_a_work_directory_s_experiments() {
+    use autoresearch_hypothesis_tree::{HypothesisTree, NodeStatus, store};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = dir.path().join("engine");
+    let mut tree = HypothesisTree::new();
+    let base = tree
+        .add("baseline", None, serde_json::json!({}), 0.0)
+        .unwrap();
+    for s in [
+        NodeStatus::Preparing,
+        NodeStatus::Running,
+        NodeStatus::Analyzing,
+        NodeStatus::Completed,
+    ] {
+        tree.transition(&base, s).unwrap();
+    }
+    tree.update(&base, |n| {
+        n.launch_order = Some(1);
+        n.improved = true;
+        n.metrics.step_ms = Some(65.8);
+    })
+    .unwrap();
+    tree.add("mtp", Some(&base), serde_json::json!({}), 0.0)
+        .unwrap();
+    store::save_changes(&mut tree, &engine).unwrap();
+    let (code, stdout, stderr) = autoresearch(&["tree", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(stdout);
+
+    let (code, _, stderr) = autoresearch(&["tree", "/nonexistent/workdir"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("not an autoresearch work directory"),
+        "{stderr}"
+    );
+}
