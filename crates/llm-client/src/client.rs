@@ -214,5 +214,5 @@ impl LlmClient {
     }
 }
 
-/// The default timeout of a call.
+/// The default timeout of one attempt of a call (see [`AgentCall::new`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);

@@ -255,6 +255,18 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
         .unwrap_or_default()
 }
 
+/// A JSON answer, or its first half when the script wants it broken off.
+fn json_answer(body: &Value, complete: bool) -> Response {
+    if complete {
+        return json_response(StatusCode::OK, body);
+    }
+    let text = body.to_string();
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from(text[..text.len() / 2].to_owned()))
+        .unwrap_or_default()
+}
+
 fn answer(
     chat: bool,
     stream: bool,
@@ -283,14 +295,7 @@ fn answer(
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
         });
-        if !complete {
-            let cut = body.to_string();
-            return Response::builder()
-                .header("content-type", "application/json")
-                .body(Body::from(cut[..cut.len() / 2].to_owned()))
-                .unwrap_or_default();
-        }
-        return json_response(StatusCode::OK, &body);
+        return json_answer(&body, complete);
     }
     if !stream {
         let body = json!({
@@ -298,14 +303,7 @@ fn answer(
             "content": [content], "stop_reason": stop_reason, "stop_sequence": null,
             "usage": {"input_tokens": input, "output_tokens": output},
         });
-        if !complete {
-            let cut = body.to_string();
-            return Response::builder()
-                .header("content-type", "application/json")
-                .body(Body::from(cut[..cut.len() / 2].to_owned()))
-                .unwrap_or_default();
-        }
-        return json_response(StatusCode::OK, &body);
+        return json_answer(&body, complete);
     }
     let mut events: Vec<(String, Value)> = vec![(
         "message_start".into(),

@@ -32,7 +32,7 @@ impl AgentCall {
             prompt: prompt.into(),
             workdir: None,
             json_schema: None,
-            timeout: Duration::from_secs(900),
+            timeout: crate::DEFAULT_TIMEOUT,
             cost_cap_usd: None,
         }
     }
