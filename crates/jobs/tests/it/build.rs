@@ -11,6 +11,10 @@ fn logs(dir: &std::path::Path) -> BuildLogs {
     }
 }
 
+async fn run(dir: &std::path::Path, command: &str, timeout: Duration) -> Result<String, JobsError> {
+    build(command, dir, &[], timeout, &logs(dir)).await
+}
+
 #[tokio::test]
 async fn the_image_is_the_last_non_empty_stdout_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,12 +40,10 @@ async fn the_image_is_the_last_non_empty_stdout_line() {
 #[tokio::test]
 async fn a_failing_build_carries_the_tail_of_its_output() {
     let dir = tempfile::tempdir().unwrap();
-    let err = build(
-        "echo compiling; echo 'error: no such file' >&2; exit 2",
+    let err = run(
         dir.path(),
-        &[],
+        "echo compiling; echo 'error: no such file' >&2; exit 2",
         Duration::from_secs(30),
-        &logs(dir.path()),
     )
     .await
     .unwrap_err();
@@ -58,15 +60,9 @@ async fn a_failing_build_carries_the_tail_of_its_output() {
 #[tokio::test]
 async fn a_build_that_prints_nothing_has_no_image() {
     let dir = tempfile::tempdir().unwrap();
-    let err = build(
-        "true",
-        dir.path(),
-        &[],
-        Duration::from_secs(30),
-        &logs(dir.path()),
-    )
-    .await
-    .unwrap_err();
+    let err = run(dir.path(), "true", Duration::from_secs(30))
+        .await
+        .unwrap_err();
     assert!(matches!(err, JobsError::NoImage { .. }), "{err}");
     assert!(err.to_string().contains("echo local"), "{err}");
 }
@@ -79,15 +75,9 @@ async fn a_build_past_its_timeout_is_killed_with_its_children() {
         "(sleep 1; touch '{}') & echo started; sleep 30",
         marker.display()
     );
-    let err = build(
-        &command,
-        dir.path(),
-        &[],
-        Duration::from_millis(300),
-        &logs(dir.path()),
-    )
-    .await
-    .unwrap_err();
+    let err = run(dir.path(), &command, Duration::from_millis(300))
+        .await
+        .unwrap_err();
     let JobsError::Command { reason, tail, .. } = &err else {
         panic!("{err}")
     };
@@ -103,12 +93,10 @@ async fn a_build_past_its_timeout_is_killed_with_its_children() {
 #[tokio::test]
 async fn a_missing_program_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let err = build(
-        "no-such-builder --fast",
+    let err = run(
         dir.path(),
-        &[],
+        "no-such-builder --fast",
         Duration::from_secs(30),
-        &logs(dir.path()),
     )
     .await
     .unwrap_err();
