@@ -128,17 +128,9 @@ fn tree(workdir: &std::path::Path) -> ExitCode {
             ExitCode::from(EXIT_SUCCESS)
         }
         Ok(tree) => {
-            let best = tree
-                .nodes()
-                .filter(|n| n.improved)
-                .filter_map(|n| n.launch_order.map(|o| (o, n)))
-                .max_by_key(|(o, _)| *o);
-            let best = best.map(|(_, n)| n.node_id.clone());
-            let _ = write!(
-                std::io::stdout(),
-                "{}",
-                autoresearch_hypothesis_tree::render_ascii(&tree, best.as_deref())
-            );
+            let best = tree.latest_improvement().map(|n| n.node_id.as_str());
+            let text = autoresearch_hypothesis_tree::render_ascii(&tree, best);
+            let _ = write!(std::io::stdout(), "{text}");
             ExitCode::from(EXIT_SUCCESS)
         }
         Err(err) => {

@@ -231,6 +231,14 @@ impl HypothesisTree {
         best
     }
 
+    /// The kept improvement launched last: the current best when every new best is
+    /// marked `improved`.
+    pub fn latest_improvement(&self) -> Option<&HypothesisNode> {
+        self.nodes()
+            .filter(|n| n.improved)
+            .max_by_key(|n| (n.launch_order, crate::ids::id_number(&n.node_id)))
+    }
+
     /// The changes along the path to `id`: each node's `spec.change_summary` (or its
     /// name), root first — the report's optimisation breakdown.
     pub fn changes_along(&self, id: &str) -> Vec<(String, String)> {

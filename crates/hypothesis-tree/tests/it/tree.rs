@@ -125,3 +125,10 @@ fn queries_answer_from_the_structure() {
     );
     assert_eq!(tree.counts_by_failure()[&FailureKind::BuildFailed], 1);
 }
+
+#[test]
+fn the_latest_kept_improvement_is_the_current_best() {
+    let (tree, c4) = sample();
+    assert_eq!(tree.latest_improvement().unwrap().node_id, c4);
+    assert!(HypothesisTree::new().latest_improvement().is_none());
+}
