@@ -14,8 +14,14 @@
 //! | 0 | success |
 //! | 1 | the command failed (the message says why) |
 //! | 2 | invalid arguments or configuration (the message names the problem and the fix) |
+//! | 130 | `run` was interrupted (Ctrl+C or SIGTERM); running jobs keep running, and `run <workdir>` resumes |
 
+mod run_cmd;
 mod sample;
+mod workdir_cmds;
+
+pub use run_cmd::{AgentArg, PlatformArg, RunArgs};
+pub use workdir_cmds::QueueAction;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +34,14 @@ pub const EXIT_SUCCESS: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for invalid arguments or configuration.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a run stopped by a signal (resumable).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Prints an error to stderr, prefixed like every other error of the tool.
+pub(crate) fn eprint_error(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+}
 
 /// Optimises the data-loading pipeline of an ML training job, on its own.
 #[derive(Debug, Parser)]
@@ -52,6 +66,32 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run (or resume) the optimisation of a training job in a work directory.
+    Run(Box<RunArgs>),
+    /// Show a work directory's state: counts, best against baseline, jobs in flight.
+    Status {
+        /// The work directory.
+        workdir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the final report (report.md) of a work directory.
+    Report {
+        /// The work directory.
+        workdir: PathBuf,
+        /// Write only the deterministic facts, without the agent's synthesis.
+        #[arg(long)]
+        no_agent: bool,
+    },
+    /// List or edit the queued experiments (edits need the engine to be stopped).
+    Queue {
+        /// The work directory.
+        workdir: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        action: QueueAction,
+    },
     /// Print a work directory's experiment tree.
     Tree {
         /// The work directory.
@@ -96,6 +136,18 @@ pub fn run() -> ExitCode {
         Ok(Cli {
             command: Some(Command::Tree { workdir }),
         }) => tree(&workdir),
+        Ok(Cli {
+            command: Some(Command::Run(args)),
+        }) => run_cmd::run(&args),
+        Ok(Cli {
+            command: Some(Command::Status { workdir, json }),
+        }) => workdir_cmds::status(&workdir, json),
+        Ok(Cli {
+            command: Some(Command::Report { workdir, no_agent }),
+        }) => workdir_cmds::report(&workdir, no_agent),
+        Ok(Cli {
+            command: Some(Command::Queue { workdir, action }),
+        }) => workdir_cmds::queue(&workdir, action),
         Ok(Cli { command: None }) => ExitCode::from(EXIT_SUCCESS),
         Err(err) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).

@@ -1,24 +1,63 @@
-//! The optimisation loop: the experiment lifecycle, planning policy, prompts and the work
-//! directory's files, built on the domain-free scheduler in `autoresearch-runner-core`.
+//! The optimisation loop: the experiment lifecycle, planning policy, prompts and
+//! knowledge base, and the work directory's files, built on the domain-free scheduler in
+//! `autoresearch-runner-core`. This is the only crate that knows what an experiment is.
 //!
-//! **What it must not know:** command-line parsing (that is the `cli` crate's job).
+//! **What it must not know:** command-line parsing and terminal output (that is the
+//! `cli` crate's job); it reports progress through a callback.
 //!
-//! Main types so far: [`RunConfig`] (a validated run configuration, persisted as
-//! `config.json`, with the rules for what may change on resume), [`WorkdirLock`] (one
-//! engine per work directory) and the pure decisions of [`policy`] (duplicates,
-//! plateau, stopping, failure classification). The lifecycle and the work directory's
-//! files arrive next.
+//! Main types: [`RunConfig`] (the validated configuration, `config.json`), [`run()`]
+//! with [`RunOptions`] and [`RunOutcome`] (one engine run over a work directory),
+//! [`ExperimentWorkflow`] (the lifecycle as a runner-core `Workflow`), [`RunState`]
+//! (`state.json`), [`ExperimentSpec`] (what one experiment is), [`Books`] (the tree,
+//! state and master table, written incrementally), and the pure decisions of
+//! [`policy`].
 
+// Failure records are the lifecycle's error values: large, rare, and never on a hot path.
+#![allow(clippy::result_large_err)]
+
+mod agent;
+pub mod books;
+mod collect;
 mod config;
+mod context;
+pub mod describe;
+mod error;
+mod execute;
+mod lifecycle;
 mod lock;
 pub mod master_table;
+pub mod planning;
 pub mod policy;
+mod prepare;
+pub mod prompts;
+pub mod queue;
+pub mod record;
+pub mod report;
+mod run;
+mod setup;
+mod spec;
+mod state;
+pub mod status;
 pub mod views;
 mod workdir;
 
+pub use agent::{AgentEnv, AgentSetupError, backend_for};
+pub use books::Books;
 pub use config::{
     AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
     RunConfig, RunRequest, UPDATABLE,
 };
+pub use context::{Context, ProgressSink, SourceLayout};
+pub use error::WorkflowError;
+pub use execute::{HARD_CAP_TIMEOUTS, JobEnd, job_name};
+pub use lifecycle::ExperimentWorkflow;
 pub use lock::{LockError, WorkdirLock};
+pub use run::{RunOptions, RunOutcome, run, settle_config};
+pub use setup::{INSTRUMENT_MESSAGE, MANUAL_HINT, SNAPSHOT_BRANCH};
+pub use spec::{
+    ExperimentKind, ExperimentSpec, FlagError, apply_launch_args, check_flag, normalise_flag,
+};
+pub use state::{
+    HistoryEntry, PendingConfirmation, RunState, RunStatus, STATE_SCHEMA_VERSION, StateError,
+};
 pub use workdir::Workdir;

@@ -89,6 +89,33 @@ pub enum StopReason {
         /// The floor, ms.
         floor_ms: f64,
     },
+    /// Nothing was left to run and no planner proposed more.
+    QueueDrained,
+}
+
+/// One sentence saying why the run stopped.
+pub fn describe_stop(reason: &StopReason) -> String {
+    match reason {
+        StopReason::Plateau { rounds } => format!(
+            "plateau: {rounds} planning rounds without a new best, and every best practice was tried"
+        ),
+        StopReason::MaxIterations { limit } => {
+            format!("the limit of {limit} planning rounds (--max-iterations)")
+        }
+        StopReason::MaxExperiments { limit } => {
+            format!("the budget of {limit} experiments (--max-experiments)")
+        }
+        StopReason::MaxHours { limit } => format!("the budget of {limit} hours (--max-hours)"),
+        StopReason::MaxLlmUsd { limit } => {
+            format!("the agent budget of ${limit:.2} (--max-llm-usd)")
+        }
+        StopReason::NearFloor { best_ms, floor_ms } => format!(
+            "the best ({best_ms:.2} ms) is within --floor-stop-pct of the compute-only floor ({floor_ms:.2} ms)"
+        ),
+        StopReason::QueueDrained => {
+            "nothing was left to run, and no planner proposed more".to_owned()
+        }
+    }
 }
 
 /// The practices tried before a plateau may stop the run.

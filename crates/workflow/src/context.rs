@@ -1,0 +1,117 @@
+//! What every experiment shares: the configuration, the repository, the platform, the
+//! agent and the books.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use autoresearch_jobs::Platform;
+use autoresearch_llm_client::LlmClient;
+use autoresearch_vcs::VcsHandle;
+
+use crate::books::Books;
+use crate::config::RunConfig;
+use crate::workdir::Workdir;
+
+/// Receives one line of progress for people (the CLI prints it).
+pub type ProgressSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where the script lives inside the repository.
+#[derive(Debug, Clone)]
+pub struct SourceLayout {
+    /// The repository root.
+    pub repo_root: PathBuf,
+    /// The script, relative to the root.
+    pub script: PathBuf,
+    /// The source folder, relative to the root (empty for the root itself).
+    pub source: PathBuf,
+}
+
+impl SourceLayout {
+    /// The script inside a checkout.
+    pub fn script_in(&self, checkout: &Path) -> PathBuf {
+        checkout.join(&self.script)
+    }
+
+    /// The source folder inside a checkout.
+    pub fn source_in(&self, checkout: &Path) -> PathBuf {
+        checkout.join(&self.source)
+    }
+}
+
+/// The shared context of a run.
+pub struct Context {
+    /// The work directory.
+    pub workdir: Workdir,
+    /// The configuration.
+    pub config: RunConfig,
+    /// The repository.
+    pub vcs: VcsHandle,
+    /// Where jobs run.
+    pub platform: Platform,
+    /// The agent, if any.
+    pub agent: Option<LlmClient>,
+    /// The Python that checks edited scripts.
+    pub python: PathBuf,
+    /// Where the script is.
+    pub layout: SourceLayout,
+    /// The books, behind the one lock that serialises state changes.
+    books: Mutex<Books>,
+    /// Progress lines.
+    progress: ProgressSink,
+    /// When this engine started (for the hours budget).
+    pub started: Instant,
+}
+
+impl Context {
+    /// A context over `books`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        workdir: Workdir,
+        config: RunConfig,
+        vcs: VcsHandle,
+        platform: Platform,
+        agent: Option<LlmClient>,
+        python: PathBuf,
+        layout: SourceLayout,
+        books: Books,
+        progress: ProgressSink,
+    ) -> Self {
+        Self {
+            workdir,
+            config,
+            vcs,
+            platform,
+            agent,
+            python,
+            layout,
+            books: Mutex::new(books),
+            progress,
+            started: Instant::now(),
+        }
+    }
+
+    /// The books. A panic while they were held leaves them as the last completed write
+    /// left them (every write goes to disk at once), so a poisoned lock is still usable.
+    pub fn books(&self) -> MutexGuard<'_, Books> {
+        self.books
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reports one line of progress.
+    pub fn say(&self, line: &str) {
+        tracing::info!("{line}");
+        (self.progress)(line);
+    }
+
+    /// Hours the run has used, this start and earlier ones.
+    pub fn hours_used(&self, elapsed_before_s: f64) -> f64 {
+        (elapsed_before_s + self.started.elapsed().as_secs_f64()) / 3600.0
+    }
+
+    /// Agent spend so far, USD.
+    pub fn llm_spent(&self) -> f64 {
+        self.agent.as_ref().map_or(0.0, |a| a.budget().spent())
+    }
+}

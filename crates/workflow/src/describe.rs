@@ -1,0 +1,140 @@
+//! Computed summaries as Markdown, for analyses, prompts and reports. Deterministic:
+//! the same summary always reads the same.
+
+use autoresearch_metrics::{Comparison, Measured, RunSummary};
+
+/// `12.3` or `n/a (reason)`.
+fn measured(value: &Measured<f64>, unit: &str) -> String {
+    match value {
+        Measured::Value(v) => format!("{v:.2}{unit}"),
+        Measured::Unavailable(why) => format!("n/a ({why})"),
+    }
+}
+
+/// The headline figures of a run as a Markdown list.
+pub fn measurements(summary: &RunSummary) -> String {
+    let mut out = String::new();
+    let step = match &summary.step_time {
+        Measured::Value(s) => format!(
+            "{:.2} ms (p10 {:.2}, p90 {:.2}; 95% interval of the median {:.2}–{:.2})",
+            s.median_ms, s.p10_ms, s.p90_ms, s.ci95_low_ms, s.ci95_high_ms
+        ),
+        Measured::Unavailable(why) => format!("n/a ({why})"),
+    };
+    let lines = [
+        ("Steady step time", step),
+        (
+            "Throughput",
+            measured(&summary.throughput_samples_per_s, " samples/s"),
+        ),
+        (
+            "Steps",
+            format!(
+                "{} ({} in the steady window)",
+                summary.steps, summary.steady_steps
+            ),
+        ),
+        (
+            "Batch size",
+            summary
+                .batch_size
+                .map_or_else(|| "unknown".to_owned(), |b| b.to_string()),
+        ),
+        (
+            "Mean step (all steps)",
+            measured(&summary.mean_step_ms, " ms"),
+        ),
+        ("Median data wait", measured(&summary.median_wait_ms, " ms")),
+        (
+            "Median compute",
+            measured(&summary.median_compute_ms, " ms"),
+        ),
+        ("Data readiness", measured(&summary.data_readiness_pct, "%")),
+        (
+            "Data wait share",
+            measured(&summary.data_wait_share_pct, "%"),
+        ),
+        ("Time to first batch", measured(&summary.ttfb_ms, " ms")),
+        ("Sink occupancy", measured(&summary.sink_occupancy_pct, "%")),
+        ("Host CPU", measured(&summary.host_cpu_pct, "%")),
+        ("Job CPU", measured(&summary.job_cpu_pct, "%")),
+        (
+            "GPU SM utilisation p50",
+            measured(&summary.sm_util_p50_pct, "%"),
+        ),
+        (
+            "Bottleneck",
+            match &summary.bottleneck {
+                Measured::Value(b) => format!(
+                    "{}{} — {}",
+                    b.kind,
+                    b.stage
+                        .as_ref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default(),
+                    b.reason
+                ),
+                Measured::Unavailable(why) => format!("n/a ({why})"),
+            },
+        ),
+    ];
+    for (name, value) in lines {
+        out.push_str(&format!("- {name}: {value}\n"));
+    }
+    if summary.headspace_run {
+        out.push_str("- This was a headspace run (cached batches replayed): its step time is the compute-only floor.\n");
+    }
+    out
+}
+
+fn opt(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+/// The per-stage table as Markdown (or a sentence when SPDL printed no statistics).
+pub fn stages(summary: &RunSummary) -> String {
+    if summary.stages.is_empty() {
+        return "(no SPDL statistics lines in the log)\n".to_owned();
+    }
+    let mut out = String::from(
+        "| stage | concurrency | tasks | failures | avg ms | p90 ms | p99 ms | items/s | occupancy % | put wait ms | get wait ms | max items/s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for s in &summary.stages {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            s.name,
+            s.concurrency,
+            s.tasks.map_or_else(|| "–".to_owned(), |t| t.to_string()),
+            s.failures.map_or_else(|| "–".to_owned(), |t| t.to_string()),
+            opt(s.avg_task_ms, 3),
+            opt(s.p90_task_ms, 3),
+            opt(s.p99_task_ms, 3),
+            opt(s.qps, 1),
+            opt(s.occupancy_pct, 1),
+            opt(s.put_wait_ms, 3),
+            opt(s.get_wait_ms, 3),
+            opt(s.effective_items_per_s, 1),
+        ));
+    }
+    out
+}
+
+/// A comparison as one sentence.
+pub fn comparison(against: &str, comparison: &Measured<Comparison>) -> String {
+    match comparison {
+        Measured::Value(c) => format!(
+            "Against {against}: {:+.2}% ({}; 95% interval {:+.2}% to {:+.2}%), verdict: {}.",
+            c.delta_pct,
+            c.basis.replace('_', " "),
+            c.ci95_low_pct,
+            c.ci95_high_pct,
+            match c.verdict {
+                autoresearch_metrics::Verdict::Better => "better beyond the noise",
+                autoresearch_metrics::Verdict::Worse => "worse beyond the noise",
+                autoresearch_metrics::Verdict::Indistinguishable => "no measurable difference",
+            }
+        ),
+        Measured::Unavailable(why) => format!("Against {against}: not comparable ({why})."),
+    }
+}

@@ -1,0 +1,543 @@
+//! Planning rounds: the gate (seeds done, no confirmation pending), the plateau and stop
+//! rules, the planner call, and turning proposals into queued children (deduplicated,
+//! validated, with their base commits resolved). Also the seeds, repairs and
+//! confirmation runs, which are children the policy makes on its own.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use autoresearch_hypothesis_tree::{FailureKind, FailurePhase, FailureRecord, NodeStatus};
+use autoresearch_llm_client::AgentCall;
+use autoresearch_runner_core::WorkSpec;
+
+use crate::books::Books;
+use crate::context::Context;
+use crate::error::WorkflowError;
+use crate::policy::{
+    BEST_PRACTICES, ExperimentIdentity, RunProgress, StopLimits, StopReason, should_stop,
+};
+use crate::prepare::failure;
+use crate::prompts::{self, PlanAnswer};
+use crate::record::find_kind;
+use crate::spec::{ExperimentKind, ExperimentSpec, check_flag};
+
+/// The scheduler kind of every experiment spec.
+pub const SPEC_KIND: &str = "experiment";
+/// Start-up repairs per experiment.
+pub const MAX_REPAIRS: u32 = 2;
+/// Proposals kept per round.
+pub const MAX_PROPOSALS: usize = 3;
+/// Priority of confirmation runs: before anything else.
+pub const CONFIRM_PRIORITY: f64 = -100.0;
+
+/// The scheduler's spec for node `id`.
+pub fn work_spec(id: &str, priority: f64) -> WorkSpec {
+    WorkSpec::new(id, priority)
+        .with_kind(SPEC_KIND)
+        .with_payload(serde_json::json!({ "node": { "node_id": id } }))
+}
+
+/// The spec stored in node `id`.
+pub fn spec_of(books: &Books, id: &str) -> Option<ExperimentSpec> {
+    books
+        .tree
+        .get(id)
+        .and_then(|n| serde_json::from_value(n.spec.clone()).ok())
+}
+
+fn add_node(
+    books: &mut Books,
+    spec: &ExperimentSpec,
+    parent: Option<&str>,
+    priority: f64,
+) -> Result<String, WorkflowError> {
+    let value = serde_json::to_value(spec).map_err(|err| WorkflowError::Engine(err.to_string()))?;
+    let id = books
+        .tree
+        .add(&spec.name, parent, value, priority)
+        .map_err(|err| WorkflowError::Engine(err.to_string()))?;
+    Ok(id)
+}
+
+/// The MTP seed's instructions.
+const MTP_DESCRIPTION: &str = "Move the data-loading pipeline into a subprocess with \
+`spdl.pipeline.run_pipeline_in_subprocess`: build the pipeline's `PipelineConfig` with \
+`builder.get_config()` (instead of `build()`), pass it to `run_pipeline_in_subprocess(config, \
+num_threads=...)`, and iterate the returned object where the loop iterated the pipeline. \
+Every stage callable must pickle: use module-level functions and functools.partial, never \
+lambdas or nested functions. Keep the probe wrapper on the loop.";
+
+/// Adds the seed experiments to an empty tree; returns their specs.
+pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, WorkflowError> {
+    let anchor = books.state.anchor_commit.clone();
+    let mut specs = Vec::new();
+    let mut baseline = ExperimentSpec::new(ExperimentKind::Baseline, "baseline");
+    baseline.hypothesis =
+        "The instrumented script as it is: the reference for every comparison.".to_owned();
+    baseline.change_summary = "baseline".to_owned();
+    baseline.base_commit.clone_from(&anchor);
+    let mut head = ExperimentSpec::new(ExperimentKind::Headspace, "headspace");
+    head.hypothesis = "Replaying cached batches removes data loading: the step time left is the compute-only floor.".to_owned();
+    head.change_summary = "cached batches (floor)".to_owned();
+    head.changes = vec!["headspace_cache".to_owned()];
+    head.env
+        .insert("AUTORESEARCH_HEADSPACE".to_owned(), "1".to_owned());
+    head.base_commit.clone_from(&anchor);
+    for (spec, priority) in [(baseline, -1000.0), (head, -999.0)] {
+        let id = add_node(books, &spec, None, priority)?;
+        specs.push(work_spec(&id, priority));
+    }
+    if ctx.agent.is_some() {
+        let mut mtp = ExperimentSpec::new(ExperimentKind::Mtp, "mtp");
+        mtp.hypothesis = "Running the pipeline in a subprocess stops loader threads competing with the training loop for the GIL.".to_owned();
+        mtp.description = MTP_DESCRIPTION.to_owned();
+        mtp.change_summary = "pipeline in a subprocess".to_owned();
+        mtp.changes = vec!["mtp".to_owned()];
+        mtp.tags = vec!["mtp".to_owned()];
+        mtp.base_commit.clone_from(&anchor);
+        let id = add_node(books, &mtp, None, -998.0)?;
+        specs.push(work_spec(&id, -998.0));
+    } else {
+        books.state.skipped.push(serde_json::json!({
+            "name": "mtp",
+            "reason": "no coding agent is configured, and moving the pipeline into a subprocess is a code change",
+        }));
+        books.state.practices_tried.insert("mtp".to_owned());
+    }
+    books.save_tree()?;
+    books.save_state()?;
+    Ok(specs)
+}
+
+/// A start-up repair child of failed node `id`, when the policy allows one.
+pub fn repair_child(
+    ctx: &Context,
+    books: &mut Books,
+    id: &str,
+    failure: &FailureRecord,
+    log_tail: &str,
+) -> Result<Option<WorkSpec>, WorkflowError> {
+    let Some(spec) = spec_of(books, id) else {
+        return Ok(None);
+    };
+    let repairable = failure.kind == FailureKind::JobStartupFailed
+        && matches!(spec.kind, ExperimentKind::Mtp | ExperimentKind::Repair)
+        && spec.repair_attempt < MAX_REPAIRS
+        && ctx.agent.is_some();
+    if !repairable {
+        return Ok(None);
+    }
+    let mut repair = spec.clone();
+    repair.kind = ExperimentKind::Repair;
+    repair.repair_attempt = spec.repair_attempt + 1;
+    let base_name = spec.of_node.as_ref().map_or(spec.name.clone(), |_| {
+        spec.name
+            .split("_repair_")
+            .next()
+            .unwrap_or(&spec.name)
+            .to_owned()
+    });
+    repair.name = format!("{base_name}_repair_{}", repair.repair_attempt);
+    repair.of_node = Some(id.to_owned());
+    repair.startup_failure = Some(log_tail.to_owned());
+    repair.change_summary = format!("start-up repair {}", repair.repair_attempt);
+    repair.repeat = true;
+    let priority = books.tree.get(id).map_or(0.0, |n| n.priority) - 0.01;
+    let child = add_node(books, &repair, Some(id), priority)?;
+    books.save_tree()?;
+    ctx.say(&format!(
+        "[{id}] failed while starting; queued repair {child}"
+    ));
+    Ok(Some(work_spec(&child, priority)))
+}
+
+/// A confirmation run of candidate `id` (same commit, same flags).
+pub fn confirm_child(
+    ctx: &Context,
+    books: &mut Books,
+    id: &str,
+) -> Result<Option<WorkSpec>, WorkflowError> {
+    let Some(spec) = spec_of(books, id) else {
+        return Ok(None);
+    };
+    let commit = books.tree.get(id).and_then(|n| n.commit.clone());
+    let mut confirm = spec;
+    confirm.kind = ExperimentKind::Confirm;
+    confirm.name = format!("{}_confirm", confirm.name);
+    confirm.description.clear();
+    confirm.base_commit = commit;
+    confirm.repeat = true;
+    confirm.of_node = Some(id.to_owned());
+    confirm.change_summary = "confirmation repeat".to_owned();
+    let child = add_node(books, &confirm, Some(id), CONFIRM_PRIORITY)?;
+    if let Some(p) = books.state.pending_confirmation.as_mut() {
+        p.confirm_node = child.clone();
+    }
+    books.save_tree()?;
+    books.save_state()?;
+    ctx.say(&format!(
+        "[{id}] beat the best; queued {child} to confirm it"
+    ));
+    Ok(Some(work_spec(&child, CONFIRM_PRIORITY)))
+}
+
+/// Whether every seed has finished.
+fn seeds_done(books: &Books) -> bool {
+    [
+        ExperimentKind::Baseline,
+        ExperimentKind::Headspace,
+        ExperimentKind::Mtp,
+    ]
+    .into_iter()
+    .filter_map(|k| find_kind(books, k))
+    .all(|id| books.tree.get(&id).is_some_and(|n| n.status.is_terminal()))
+        && find_kind(books, ExperimentKind::Baseline).is_some()
+}
+
+/// What a finished node leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoundDecision {
+    /// No planning round (seeds still running, a confirmation pending, or stopped).
+    None,
+    /// A stop was accepted.
+    Stop(StopReason),
+    /// Plan children of `parent`.
+    Plan {
+        /// The node the children hang under by default.
+        parent: String,
+    },
+}
+
+/// The stop limits of the configuration.
+pub fn limits(ctx: &Context) -> StopLimits {
+    StopLimits {
+        patience: ctx.config.patience,
+        max_iterations: ctx.config.max_iterations,
+        max_experiments: ctx.config.budgets.max_experiments,
+        max_hours: ctx.config.budgets.max_hours,
+        max_llm_usd: ctx.config.budgets.max_llm_usd,
+        floor_stop_pct: ctx.config.floor_stop_pct,
+    }
+}
+
+/// The run's progress against the stop rules.
+pub fn progress(ctx: &Context, books: &Books) -> RunProgress {
+    RunProgress {
+        plateau: books.state.plateau,
+        experiments: books.state.launched,
+        hours: ctx.hours_used(books.state.elapsed_before_s),
+        llm_usd: ctx.llm_spent(),
+        practices_tried: books.state.practices_tried.clone(),
+        best_ms: books.state.best_step_ms,
+        floor_ms: books.state.floor_ms,
+    }
+}
+
+/// Decides, under the lock, whether node `id` finishing starts a planning round; counts
+/// the round and applies the stop rules.
+pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecision, WorkflowError> {
+    if books.state.stop.is_some() || !seeds_done(books) {
+        return Ok(RoundDecision::None);
+    }
+    if books
+        .state
+        .pending_confirmation
+        .as_ref()
+        .is_some_and(|p| p.candidate == id || !p.confirm_node.is_empty())
+    {
+        return Ok(RoundDecision::None);
+    }
+    let node = books.tree.get(id).cloned();
+    let failed = node
+        .as_ref()
+        .is_some_and(|n| n.status == NodeStatus::Failed);
+    let new_best = books.state.current_best != books.state.best_at_last_round;
+    books.state.best_at_last_round = books.state.current_best.clone();
+    books.state.plateau.record_round(new_best, failed);
+    books.state.iteration = books.state.plateau.rounds;
+    // The iteration limit counts rounds already planned: round N may plan while N ≤ limit.
+    let mut before = progress(ctx, books);
+    before.plateau.rounds = books.state.plateau.rounds.saturating_sub(1);
+    let stop = should_stop(&before, &limits(ctx));
+    books.save_state()?;
+    if let Some(reason) = stop {
+        books.state.stop = Some(reason.clone());
+        books.save_state()?;
+        ctx.say(&format!(
+            "stopping: {}",
+            crate::policy::describe_stop(&reason)
+        ));
+        return Ok(RoundDecision::Stop(reason));
+    }
+    let parent = match node {
+        Some(n)
+            if n.status == NodeStatus::Completed
+                && spec_of(books, id).is_some_and(|s| s.kind != ExperimentKind::Headspace) =>
+        {
+            id.to_owned()
+        }
+        _ => match books
+            .state
+            .current_best
+            .clone()
+            .or_else(|| find_kind(books, ExperimentKind::Baseline))
+        {
+            Some(p) => p,
+            None => return Ok(RoundDecision::None),
+        },
+    };
+    Ok(RoundDecision::Plan { parent })
+}
+
+/// The history as a compact Markdown table.
+pub fn history_table(books: &Books) -> String {
+    if books.state.history.is_empty() {
+        return "(none yet)\n".to_owned();
+    }
+    let mut out = String::from(
+        "| run | status | steady step ms | samples/s | vs best then | verdict | bottleneck | changes |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for h in &books.state.history {
+        let _ = writeln!(
+            out,
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} |",
+            h.run_id,
+            h.status,
+            if h.improved { " (new best)" } else { "" },
+            h.steady_step_ms
+                .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}")),
+            h.throughput
+                .map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
+            h.delta_vs_best_pct
+                .map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}%")),
+            h.verdict.clone().unwrap_or_else(|| "–".to_owned()),
+            h.bottleneck.clone().unwrap_or_else(|| "–".to_owned()),
+            if h.changes.is_empty() {
+                "none".to_owned()
+            } else {
+                h.changes.clone()
+            },
+        );
+    }
+    out
+}
+
+/// The script as it is in node `id`'s code (its checkout, else the anchor's).
+fn script_of(ctx: &Context, id: &str) -> String {
+    let candidates = [
+        ctx.workdir.checkout(id),
+        ctx.workdir.checkout(crate::setup::SETUP_CHECKOUT),
+    ];
+    candidates
+        .iter()
+        .find_map(|dir| std::fs::read_to_string(ctx.layout.script_in(dir)).ok())
+        .or_else(|| std::fs::read_to_string(&ctx.config.pipeline_script).ok())
+        .unwrap_or_default()
+}
+
+/// The planning prompt for a round under `parent`.
+pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<String, String> {
+    let state = &books.state;
+    let tried: Vec<&str> = state.practices_tried.iter().map(String::as_str).collect();
+    let left: Vec<&str> = BEST_PRACTICES
+        .iter()
+        .copied()
+        .filter(|p| !state.practices_tried.contains(*p))
+        .collect();
+    let best = match (&state.current_best, state.best_step_ms) {
+        (Some(id), Some(ms)) => format!(
+            "{id}, steady step {ms:.2} ms{}",
+            state
+                .best_throughput
+                .map(|t| format!(", {t:.1} samples/s"))
+                .unwrap_or_default()
+        ),
+        _ => "none yet".to_owned(),
+    };
+    let floor = match (state.floor_ms, state.headspace_pct) {
+        (Some(f), Some(h)) => format!("{f:.2} ms (headspace {h:.1}%)"),
+        (Some(f), None) => format!("{f:.2} ms"),
+        _ => "not measured".to_owned(),
+    };
+    let latest =
+        std::fs::read_to_string(ctx.workdir.run(parent).join("analysis.md")).unwrap_or_default();
+    let findings = std::fs::read_to_string(ctx.workdir.findings()).unwrap_or_default();
+    let findings = if findings.len() > 4000 {
+        let mut start = findings.len() - 4000;
+        while !findings.is_char_boundary(start) {
+            start += 1;
+        }
+        findings[start..].to_owned()
+    } else {
+        findings
+    };
+    let values = BTreeMap::from([
+        ("ITERATION", state.plateau.rounds.to_string()),
+        ("MAX_ITERATIONS", ctx.config.max_iterations.to_string()),
+        ("PLATEAU", state.plateau.rounds_without_best.to_string()),
+        ("PATIENCE", ctx.config.patience.to_string()),
+        ("BEST", best),
+        ("FLOOR", floor),
+        (
+            "PRACTICES_TRIED",
+            if tried.is_empty() {
+                "none".to_owned()
+            } else {
+                tried.join(", ")
+            },
+        ),
+        (
+            "PRACTICES_LEFT",
+            if left.is_empty() {
+                "none".to_owned()
+            } else {
+                left.join(", ")
+            },
+        ),
+        (
+            "NOTES",
+            if ctx.config.notes.trim().is_empty() {
+                "(none)".to_owned()
+            } else {
+                ctx.config.notes.clone()
+            },
+        ),
+        ("BASE_COMMAND", ctx.config.base_launch_command.clone()),
+        ("HISTORY", history_table(books)),
+        ("PARENT", parent.to_owned()),
+        ("LATEST", crate::collect::truncate(&latest, 8000)),
+        (
+            "FINDINGS",
+            if findings.trim().is_empty() {
+                "(none yet)".to_owned()
+            } else {
+                findings
+            },
+        ),
+        ("CODE", script_of(ctx, parent)),
+        ("KNOWLEDGE", prompts::knowledge()),
+    ]);
+    prompts::render(prompts::PLAN, &values).map_err(|e| e.to_string())
+}
+
+/// Asks the agent for a plan. `None` when no agent is configured.
+pub async fn ask_planner(
+    ctx: &Context,
+    prompt: String,
+) -> Result<Option<PlanAnswer>, FailureRecord> {
+    let Some(agent) = &ctx.agent else {
+        return Ok(None);
+    };
+    let call = AgentCall::new("plan", prompt);
+    agent
+        .call_json::<PlanAnswer>(call)
+        .await
+        .map(|(plan, _)| Some(plan))
+        .map_err(|err| {
+            failure(
+                FailureKind::PlanningFailed,
+                FailurePhase::Planning,
+                format!("the planner failed: {err}"),
+            )
+        })
+}
+
+/// Turns a plan into queued children of `parent`: proposals with bad flags, unknown
+/// bases or an identity already tried (and not failed) are dropped with a note.
+pub fn add_children(
+    ctx: &Context,
+    books: &mut Books,
+    parent: &str,
+    plan: &PlanAnswer,
+) -> Result<Vec<WorkSpec>, WorkflowError> {
+    let anchor = books.state.anchor_commit.clone();
+    let mut existing: Vec<ExperimentIdentity> = books
+        .tree
+        .nodes()
+        .filter(|n| n.status != NodeStatus::Failed)
+        .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
+        .filter(|s| s.kind != ExperimentKind::Headspace)
+        .map(|s| s.identity())
+        .collect();
+    let mut children = Vec::new();
+    if plan.action.trim().eq_ignore_ascii_case("stop") && plan.experiments.is_empty() {
+        ctx.say(&format!(
+            "[{parent}] the planner proposes nothing more: {}",
+            plan.reasoning.trim()
+        ));
+    }
+    for proposal in plan.experiments.iter().take(MAX_PROPOSALS) {
+        let drop = |books: &mut Books, why: String| {
+            ctx.say(&format!(
+                "[{parent}] dropped proposal {}: {why}",
+                proposal.name
+            ));
+            books
+                .state
+                .skipped
+                .push(serde_json::json!({"name": proposal.name, "reason": why}));
+        };
+        if let Some(bad) = proposal
+            .launch_args
+            .iter()
+            .find_map(|(k, v)| check_flag(k, v).err())
+        {
+            drop(books, bad.to_string());
+            continue;
+        }
+        let (base_node, base_commit) = match &proposal.base {
+            Some(base) if !base.trim().is_empty() && base != "null" => match books.tree.get(base) {
+                Some(n) if n.status == NodeStatus::Completed && n.commit.is_some() => {
+                    (Some(base.clone()), n.commit.clone())
+                }
+                _ => {
+                    drop(
+                        books,
+                        format!("its base {base} is not a completed experiment"),
+                    );
+                    continue;
+                }
+            },
+            _ => (None, anchor.clone()),
+        };
+        let mut spec = ExperimentSpec::new(ExperimentKind::Planned, proposal.name.clone());
+        spec.hypothesis = proposal.hypothesis.clone();
+        spec.description = proposal.description.clone();
+        spec.change_summary = proposal.change_summary.clone();
+        spec.changes = proposal.changes.clone();
+        spec.launch_args = proposal.launch_args.clone();
+        spec.tags = proposal.tags.clone();
+        spec.repeat = proposal.repeat;
+        spec.base_node = base_node.clone();
+        spec.base_commit = base_commit;
+        let identity = spec.identity();
+        if ExperimentIdentity::is_duplicate(&identity, &existing, spec.repeat) {
+            drop(
+                books,
+                "the same changes, flags and base were already tried".to_owned(),
+            );
+            continue;
+        }
+        if spec.identity().changes.is_empty()
+            && spec.launch_args.is_empty()
+            && spec.description.trim().is_empty()
+            && !spec.repeat
+        {
+            drop(books, "it changes nothing".to_owned());
+            continue;
+        }
+        existing.push(identity);
+        for tag in &spec.tags {
+            if BEST_PRACTICES.contains(&tag.as_str()) && tag != "mtp" {
+                books.state.practices_tried.insert(tag.clone());
+            }
+        }
+        let tree_parent = base_node.as_deref().unwrap_or(parent);
+        let id = add_node(books, &spec, Some(tree_parent), 0.0)?;
+        ctx.say(&format!("[{parent}] queued {id}: {}", spec.hypothesis));
+        children.push(work_spec(&id, 0.0));
+    }
+    books.save_tree()?;
+    books.save_state()?;
+    Ok(children)
+}

@@ -1,0 +1,209 @@
+//! `report.md`: the final report. The facts part is deterministic, made from the master
+//! table, the tree, the state and every run's analysis; with an agent, its synthesis is
+//! written above the facts (the agent adds words, never numbers of its own).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use autoresearch_hypothesis_tree::store;
+use autoresearch_llm_client::{AgentCall, LlmClient};
+
+use crate::config::RunConfig;
+use crate::error::WorkflowError;
+use crate::master_table::{COLUMNS, MasterTable};
+use crate::policy::describe_stop;
+use crate::prompts;
+use crate::state::RunState;
+use crate::workdir::Workdir;
+
+fn cell(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+/// The deterministic part of the report.
+pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
+    if RunConfig::load(workdir.root())?.is_none() {
+        return Err(WorkflowError::NotAWorkdir(workdir.root().to_owned()));
+    }
+    let state = RunState::load(&workdir.state())?.unwrap_or_default();
+    let engine = workdir.engine();
+    let tree = if engine.join("nodes").is_dir() {
+        store::load(&engine).map_err(|err| WorkflowError::Corrupt {
+            path: engine.join("nodes"),
+            detail: err.to_string(),
+            hint: "restore the folder from a backup".to_owned(),
+        })?
+    } else {
+        autoresearch_hypothesis_tree::HypothesisTree::new()
+    };
+    let rows = if workdir.master_table().exists() {
+        MasterTable::read(&workdir.master_table()).map_err(|err| WorkflowError::Corrupt {
+            path: workdir.master_table(),
+            detail: err.to_string(),
+            hint: "restore the file from a backup".to_owned(),
+        })?
+    } else {
+        Vec::new()
+    };
+    let mut md = String::from("## Results\n\n");
+    let baseline = rows
+        .iter()
+        .find(|r| r.name == "baseline")
+        .and_then(|r| r.steady_step_time_ms);
+    let _ = writeln!(
+        md,
+        "- Experiments: {} ({} completed, {} failed)",
+        rows.len(),
+        rows.iter().filter(|r| r.status == "completed").count(),
+        rows.iter().filter(|r| r.status == "failed").count()
+    );
+    let _ = writeln!(md, "- Baseline steady step: {}", cell(baseline, 2) + " ms");
+    if let (Some(best), Some(ms)) = (&state.current_best, state.best_step_ms) {
+        let speedup = baseline
+            .map(|b| format!(", {:.2}× the baseline's speed", b / ms))
+            .unwrap_or_default();
+        let _ = writeln!(md, "- Best: {best} at {ms:.2} ms per step{speedup}");
+    } else {
+        md.push_str("- Best: none\n");
+    }
+    if let Some(floor) = state.floor_ms {
+        let _ = writeln!(
+            md,
+            "- Compute-only floor (headspace run): {floor:.2} ms{}",
+            state
+                .headspace_pct
+                .map(|h| format!("; headspace {h:.1}%"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(stop) = &state.stop {
+        let _ = writeln!(md, "- Stopped: {}", describe_stop(stop));
+    }
+    md.push_str("\n## Best path\n\n");
+    match &state.current_best {
+        Some(best) => {
+            for (id, change) in tree.changes_along(best) {
+                let ms = tree.get(&id).and_then(|n| n.metrics.step_ms);
+                let _ = writeln!(md, "1. {id}: {change} ({} ms)", cell(ms, 2));
+            }
+        }
+        None => md.push_str("(no best)\n"),
+    }
+    md.push_str("\n## All experiments\n\n| ");
+    let shown = [0usize, 1, 3, 4, 6, 7, 10, 11, 12, 14];
+    md.push_str(
+        &shown
+            .iter()
+            .map(|i| COLUMNS[*i])
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
+    md.push_str(" |\n|");
+    md.push_str(&"---|".repeat(shown.len()));
+    md.push('\n');
+    for r in &rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.run_id,
+            r.name,
+            r.status,
+            cell(r.throughput_samples_per_s, 1),
+            cell(r.steady_step_time_ms, 2),
+            cell(r.ttfb_s, 2),
+            cell(r.data_readiness_pct, 1),
+            cell(r.duration_s, 1),
+            r.changes.replace('|', "\\|"),
+            r.notes.replace('|', "\\|")
+        );
+    }
+    let failed: Vec<_> = tree
+        .nodes()
+        .filter_map(|n| n.failure.as_ref().map(|f| (n, f)))
+        .collect();
+    md.push_str("\n## Failures\n\n");
+    if failed.is_empty() && state.setup_failures.is_empty() {
+        md.push_str("(none)\n");
+    }
+    for (n, f) in failed {
+        let _ = writeln!(
+            md,
+            "- {}: {} — {}",
+            n.node_id,
+            crate::record::kind_name(f),
+            f.message
+        );
+    }
+    for f in &state.setup_failures {
+        let _ = writeln!(
+            md,
+            "- setup: {} — {}",
+            crate::record::kind_name(f),
+            f.message
+        );
+    }
+    let findings = std::fs::read_to_string(workdir.findings()).unwrap_or_default();
+    if !findings.trim().is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Findings\n\n{}",
+            findings.trim_start_matches("# Findings").trim()
+        );
+    }
+    md.push_str(
+        "\n## Pictures\n\n![hypothesis tree](hypothesis_tree.png)\n\n![progress](progress.png)\n",
+    );
+    Ok(md)
+}
+
+/// Writes `report.md`: the agent's synthesis (when `agent` is given and answers) above
+/// the facts. Returns the path.
+pub async fn write_report(
+    workdir: &Workdir,
+    agent: Option<&LlmClient>,
+) -> Result<std::path::PathBuf, WorkflowError> {
+    let facts = facts(workdir)?;
+    let mut md = String::from("# Autoresearch report\n\n");
+    if let Some(agent) = agent {
+        let mut analyses = String::new();
+        let runs = workdir.root().join("runs");
+        let mut dirs: Vec<_> = std::fs::read_dir(&runs)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        for dir in dirs {
+            if let Ok(text) = std::fs::read_to_string(dir.join("analysis.md")) {
+                analyses.push_str(&crate::collect::truncate(&text, 3000));
+                analyses.push('\n');
+            }
+        }
+        let values = BTreeMap::from([
+            ("TABLE", facts.clone()),
+            ("ANALYSES", crate::collect::truncate(&analyses, 60_000)),
+            (
+                "FINDINGS",
+                std::fs::read_to_string(workdir.findings()).unwrap_or_default(),
+            ),
+        ]);
+        match prompts::render(prompts::REPORT, &values) {
+            Ok(prompt) => match agent.call(AgentCall::new("report", prompt)).await {
+                Ok(reply) => {
+                    md.push_str(reply.text.trim());
+                    md.push_str("\n\n---\n\n");
+                }
+                Err(err) => {
+                    let _ = writeln!(
+                        md,
+                        "(the agent's synthesis failed: {err}; the facts follow)\n"
+                    );
+                }
+            },
+            Err(err) => tracing::warn!(%err, "report prompt"),
+        }
+    }
+    md.push_str(&facts);
+    let path = workdir.report();
+    autoresearch_runner_core::write_atomic(&path, md.as_bytes())
+        .map_err(WorkflowError::io("write", &path))?;
+    Ok(path)
+}

@@ -1,0 +1,276 @@
+//! `autoresearch run`: lock the work directory, settle the configuration, set up the
+//! source, and run the experiments on the scheduler until a stop rule, a drained queue
+//! or a signal ends the run.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use autoresearch_jobs::{
+    CommandPlatform, CommandTemplates, LocalPlatform, Platform, SlurmPlatform, Vars,
+};
+use autoresearch_runner_core::{CheckpointStatus, Engine, EngineConfig, ShutdownListener};
+use autoresearch_vcs::VcsHandle;
+
+use crate::agent::{AgentEnv, backend_for, client};
+use crate::books::Books;
+use crate::config::{ConfigDifference, PlatformChoice, RunConfig, RunRequest};
+use crate::context::{Context, ProgressSink, SourceLayout};
+use crate::error::WorkflowError;
+use crate::lifecycle::ExperimentWorkflow;
+use crate::lock::WorkdirLock;
+use crate::policy::StopReason;
+use crate::record;
+use crate::state::RunStatus;
+use crate::workdir::Workdir;
+
+/// How to run, beyond the configuration: things only the caller knows.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// The program (and leading arguments) that supervises a local job; the
+    /// `autoresearch` binary serves as `[<exe>, "__supervise-job"]`.
+    pub supervisor: Vec<OsString>,
+    /// The environment agent selection reads.
+    pub agent_env: AgentEnv,
+    /// The Python that checks edited scripts (`python3` by default).
+    pub python: PathBuf,
+    /// Receives progress lines.
+    pub progress: ProgressSink,
+    /// How long running work may take to wind down after Ctrl+C.
+    pub grace_period: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// `stopped` or `interrupted`.
+    pub status: RunStatus,
+    /// Why it stopped, when a rule fired.
+    pub stop: Option<StopReason>,
+    /// The settings a resume changed (`--update-config`).
+    pub updated: Vec<ConfigDifference>,
+    /// The best node and its steady step, ms.
+    pub best: Option<(String, f64)>,
+    /// The baseline's steady step, ms.
+    pub baseline_ms: Option<f64>,
+    /// The compute-only floor, ms.
+    pub floor_ms: Option<f64>,
+    /// The scheduler's one-line summary.
+    pub summary: String,
+}
+
+/// Settles the configuration of `workdir`: a new run's from `request`, or the stored one
+/// compared with the request's flags.
+pub fn settle_config(
+    workdir: &Path,
+    request: &RunRequest,
+) -> Result<(RunConfig, Vec<ConfigDifference>, bool), WorkflowError> {
+    match RunConfig::load(workdir)? {
+        Some(stored) => {
+            let (config, updated) = RunConfig::resume(&stored, request)?;
+            Ok((config, updated, false))
+        }
+        None => Ok((RunConfig::from_request(workdir, request)?, Vec::new(), true)),
+    }
+}
+
+fn platform(
+    config: &RunConfig,
+    workdir: &Workdir,
+    options: &RunOptions,
+) -> Result<Platform, WorkflowError> {
+    let root = workdir.jobs();
+    let fail = |err: autoresearch_jobs::JobsError| WorkflowError::Platform(err.to_string());
+    Ok(match &config.platform {
+        PlatformChoice::Local => {
+            Platform::Local(LocalPlatform::new(root, options.supervisor.clone()).map_err(fail)?)
+        }
+        PlatformChoice::Slurm => Platform::Slurm(
+            SlurmPlatform::new(root, Duration::from_secs(60), Vec::new()).map_err(fail)?,
+        ),
+        PlatformChoice::Command {
+            launch,
+            status,
+            cancel,
+            logs,
+        } => Platform::Command(Box::new(
+            CommandPlatform::new(
+                root,
+                CommandTemplates {
+                    launch: launch.clone(),
+                    status: status.clone(),
+                    cancel: cancel.clone(),
+                    logs: logs.clone(),
+                    find: None,
+                    id_patterns: autoresearch_jobs::DEFAULT_ID_PATTERNS
+                        .iter()
+                        .map(|p| (*p).to_owned())
+                        .collect(),
+                    state_patterns: autoresearch_jobs::default_state_patterns(),
+                },
+                Vars::new(),
+                Duration::from_secs(120),
+            )
+            .map_err(fail)?,
+        )),
+    })
+}
+
+/// Where the script is inside its repository.
+fn layout(config: &RunConfig, repo_root: &Path) -> Result<SourceLayout, WorkflowError> {
+    let root = std::fs::canonicalize(repo_root).unwrap_or_else(|_| repo_root.to_owned());
+    let outside = |what: &Path| WorkflowError::Source {
+        problem: format!(
+            "{} is outside the repository at {}",
+            what.display(),
+            root.display()
+        ),
+        hint: "pass a --source-dir inside one repository".to_owned(),
+    };
+    let script = config
+        .pipeline_script
+        .strip_prefix(&root)
+        .map_err(|_| outside(&config.pipeline_script))?;
+    let source = config
+        .source_dir
+        .strip_prefix(&root)
+        .map_err(|_| outside(&config.source_dir))?;
+    Ok(SourceLayout {
+        repo_root: root.clone(),
+        script: script.to_owned(),
+        source: source.to_owned(),
+    })
+}
+
+/// Runs (or resumes) the experiments of `workdir` until they stop or `shutdown` fires.
+pub async fn run(
+    workdir_path: &Path,
+    request: &RunRequest,
+    options: RunOptions,
+    shutdown: ShutdownListener,
+) -> Result<RunOutcome, WorkflowError> {
+    if !RunConfig::path(workdir_path).exists() && request.pipeline_script.is_none() {
+        return Err(WorkflowError::NotAWorkdir(workdir_path.to_owned()));
+    }
+    std::fs::create_dir_all(workdir_path).map_err(WorkflowError::io("create", workdir_path))?;
+    let workdir_path =
+        std::fs::canonicalize(workdir_path).map_err(WorkflowError::io("open", workdir_path))?;
+    let workdir = Workdir::new(&workdir_path);
+    let _lock = WorkdirLock::acquire(&workdir_path)?;
+    let (config, updated, fresh) = settle_config(&workdir_path, request)?;
+    let (location, vcs) = autoresearch_vcs::open(&config.source_dir).map_err(|err| WorkflowError::Source {
+        problem: format!("{} is not in a usable repository: {err}", config.source_dir.display()),
+        hint: "run `git init && git add -A && git commit -m init` in the source folder, or pass a --source-dir inside a repository".to_owned(),
+    })?;
+    let _ = location;
+    let layout = layout(&config, vcs.root())?;
+    let backend = backend_for(config.agent, &options.agent_env)?;
+    config.save(&workdir_path)?;
+    if fresh || !updated.is_empty() {
+        tracing::info!(workdir = %workdir_path.display(), "configuration saved");
+    }
+    for dir in [
+        workdir.logs(),
+        workdir.root().join("runs"),
+        workdir.engine(),
+    ] {
+        std::fs::create_dir_all(&dir).map_err(WorkflowError::io("create", &dir))?;
+    }
+    let books = Books::open(&workdir)?;
+    let spent = books.state.llm_usd;
+    let agent = backend.map(|b| {
+        client(
+            b,
+            config.budgets.max_llm_usd,
+            spent,
+            &workdir.logs(),
+            &options.agent_env,
+        )
+    });
+    let platform = platform(&config, &workdir, &options)?;
+    let ctx = Arc::new(Context::new(
+        workdir.clone(),
+        config.clone(),
+        VcsHandle::new(vcs),
+        platform,
+        agent,
+        options.python.clone(),
+        layout,
+        books,
+        options.progress.clone(),
+    ));
+    match &ctx.agent {
+        Some(agent) => ctx.say(&format!("agent: {}", agent.backend().name())),
+        None => ctx.say("agent: none (no code changes; planning needs an agent)"),
+    }
+    if !ctx.books().state.setup_done {
+        let outcome = crate::setup::setup(&ctx).await?;
+        let mut books = ctx.books();
+        books.state.anchor_commit = Some(outcome.anchor.as_str().to_owned());
+        books.state.user_head = Some(outcome.user_head.as_str().to_owned());
+        books.state.setup_done = true;
+        books.state.status = RunStatus::Running;
+        books.save_state()?;
+        ctx.say(&format!(
+            "experiments start from {}{}",
+            outcome.anchor.short(),
+            if outcome.instrumented {
+                " (instrumented)"
+            } else {
+                ""
+            }
+        ));
+    }
+    {
+        let mut books = ctx.books();
+        books.state.status = RunStatus::Running;
+        books.save_state()?;
+        books.save_views("running")?;
+    }
+    let workflow = Arc::new(ExperimentWorkflow::new(Arc::clone(&ctx)));
+    let engine_config = EngineConfig::new(workdir.engine())
+        .with_max_concurrency(config.max_concurrency as usize)
+        .with_grace_period(options.grace_period);
+    let engine = Engine::new(workflow, engine_config)
+        .map_err(|err| WorkflowError::Engine(err.to_string()))?;
+    let report = engine
+        .run(shutdown)
+        .await
+        .map_err(|err| WorkflowError::Engine(err.to_string()))?;
+    let interrupted = report.status == CheckpointStatus::Interrupted;
+    let mut books = ctx.books();
+    if !interrupted && books.state.stop.is_none() {
+        books.state.stop = Some(StopReason::QueueDrained);
+    }
+    books.state.status = if interrupted {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Stopped
+    };
+    books.state.elapsed_before_s += ctx.started.elapsed().as_secs_f64();
+    books.state.llm_usd = ctx.llm_spent();
+    books.save_state()?;
+    books.save_views(if interrupted {
+        "interrupted"
+    } else {
+        "stopped"
+    })?;
+    record::write_summary_md(&books)?;
+    record::write_pictures(&books);
+    let baseline_ms = record::find_kind(&books, crate::spec::ExperimentKind::Baseline)
+        .and_then(|b| books.tree.get(&b).and_then(|n| n.metrics.step_ms));
+    Ok(RunOutcome {
+        status: books.state.status,
+        stop: books.state.stop.clone(),
+        updated,
+        best: books
+            .state
+            .current_best
+            .clone()
+            .zip(books.state.best_step_ms),
+        baseline_ms,
+        floor_ms: books.state.floor_ms,
+        summary: report.summary,
+    })
+}

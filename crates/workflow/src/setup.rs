@@ -1,0 +1,164 @@
+//! Set-up of a new run: anchor the user's code (a snapshot commit when it has uncommitted
+//! changes, never touching their checkout), make sure the script calls the probe
+//! (instrumenting it through the agent when it does not), commit that, and re-anchor.
+
+use std::collections::BTreeMap;
+
+use autoresearch_llm_client::{AgentCall, edits::apply_edits};
+use autoresearch_metrics::{PROBE_FILE_NAME, PROBE_SOURCE};
+use autoresearch_vcs::CommitId;
+
+use crate::context::Context;
+use crate::error::WorkflowError;
+use crate::prepare::verify_script;
+use crate::prompts;
+
+/// The checkout set-up works in (`checkouts/_setup`).
+pub(crate) const SETUP_CHECKOUT: &str = "_setup";
+/// The commit message of the instrumentation.
+pub const INSTRUMENT_MESSAGE: &str = "autoresearch: instrument TTFB and step timing";
+/// The branch that holds a snapshot of the user's uncommitted changes.
+pub const SNAPSHOT_BRANCH: &str = "autoresearch/snapshot";
+
+/// The line a user adds by hand when automatic instrumentation is not possible.
+pub const MANUAL_HINT: &str = "add `import autoresearch_probe as probe` to the script and wrap the training loop's iterable: \
+`for batch in probe.track(loader, batch_size=BATCH_SIZE):` (the probe file is crates/metrics/probe/autoresearch_probe.py; \
+autoresearch places it next to the script)";
+
+fn setup_error(problem: impl Into<String>, hint: impl Into<String>) -> WorkflowError {
+    WorkflowError::Setup {
+        problem: problem.into(),
+        hint: hint.into(),
+    }
+}
+
+/// What set-up decided.
+#[derive(Debug, Clone)]
+pub(crate) struct SetupOutcome {
+    /// The commit experiments start from.
+    pub anchor: CommitId,
+    /// The user's commit.
+    pub user_head: CommitId,
+    /// Whether the agent instrumented the script.
+    pub instrumented: bool,
+}
+
+/// Runs set-up. Idempotent: an interrupted set-up reuses its checkout.
+pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> {
+    let source_error = |err: autoresearch_vcs::VcsError| WorkflowError::Source {
+        problem: format!("cannot anchor the source repository: {err}"),
+        hint: "make sure --source-dir is inside a git repository with at least one commit"
+            .to_owned(),
+    };
+    let anchor = ctx
+        .vcs
+        .run(|vcs| vcs.anchor(SNAPSHOT_BRANCH))
+        .await
+        .map_err(source_error)?;
+    if let Some(branch) = &anchor.snapshot_branch {
+        ctx.say(&format!(
+            "your uncommitted changes ({} paths) were snapshotted on branch {branch}; your checkout is untouched",
+            anchor.snapshotted_paths.len()
+        ));
+    }
+    let path = ctx.workdir.checkout(SETUP_CHECKOUT);
+    let commit = anchor.commit.clone();
+    let checkout = {
+        let (path, commit) = (path.clone(), commit.clone());
+        ctx.vcs
+            .run(move |vcs| vcs.create_checkout(&path, "autoresearch/setup", &commit))
+            .await
+            .map_err(source_error)?
+    };
+    let script = ctx.layout.script_in(&checkout.path);
+    let original = std::fs::read_to_string(&script).map_err(|err| {
+        setup_error(
+            format!(
+                "cannot read {} in the anchored commit: {err}",
+                ctx.layout.script.display()
+            ),
+            "commit the script, or check --pipeline-script",
+        )
+    })?;
+    let _ = std::fs::write(ctx.workdir.root().join("pipeline.py"), &original);
+    let probe_path = script.with_file_name(PROBE_FILE_NAME);
+    if std::fs::read_to_string(&probe_path).ok().as_deref() != Some(PROBE_SOURCE) {
+        std::fs::write(&probe_path, PROBE_SOURCE)
+            .map_err(WorkflowError::io("write", &probe_path))?;
+    }
+    let already = verify_script(&ctx.python, &original, &script)
+        .await
+        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+    let mut instrumented = false;
+    if already.iter().any(|p| p.contains("autoresearch_probe")) {
+        if ctx.config.skip_instrument {
+            return Err(setup_error(
+                "--skip-instrument was given, but the script does not call the probe",
+                MANUAL_HINT,
+            ));
+        }
+        let Some(agent) = &ctx.agent else {
+            return Err(setup_error(
+                "the script does not call the probe yet, and no agent is configured to add it",
+                MANUAL_HINT,
+            ));
+        };
+        ctx.say("instrumenting the script with the probe (TTFB and step timing)…");
+        let values = BTreeMap::from([
+            ("SCRIPT", ctx.layout.script.display().to_string()),
+            ("CODE", original.clone()),
+        ]);
+        let prompt = prompts::render(prompts::INSTRUMENT, &values)
+            .map_err(|err| setup_error(err.to_string(), "this is a bug"))?;
+        let reply = agent
+            .call(AgentCall::new("instrument", prompt).editing(&checkout.path))
+            .await
+            .map_err(|err| {
+                setup_error(
+                    format!("the agent could not instrument the script: {err}"),
+                    MANUAL_HINT,
+                )
+            })?;
+        if !reply.edits.is_empty() {
+            apply_edits(&checkout.path, &reply.edits).map_err(|err| {
+                setup_error(
+                    format!("the agent's instrumentation cannot be applied: {err}"),
+                    MANUAL_HINT,
+                )
+            })?;
+        }
+        let problems = verify_script(&ctx.python, &original, &script)
+            .await
+            .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+        if !problems.is_empty() {
+            return Err(setup_error(
+                format!(
+                    "the instrumented script was rejected: {}",
+                    problems.join("; ")
+                ),
+                MANUAL_HINT,
+            ));
+        }
+        instrumented = true;
+    } else if !already.is_empty() {
+        return Err(setup_error(
+            format!(
+                "the script has problems before any change: {}",
+                already.join("; ")
+            ),
+            "fix the script so that it compiles",
+        ));
+    }
+    let dir = checkout.path.clone();
+    let committed = ctx
+        .vcs
+        .run(move |vcs| vcs.commit_all(&dir, INSTRUMENT_MESSAGE))
+        .await
+        .map_err(source_error)?;
+    let new_anchor = committed.unwrap_or(checkout.commit);
+    Ok(SetupOutcome {
+        anchor: new_anchor,
+        user_head: anchor.head,
+        instrumented,
+    })
+}

@@ -1,0 +1,239 @@
+//! What one experiment is: the spec stored in its tree node, and how its launch command
+//! is made from the base command.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::ExperimentIdentity;
+
+/// Why an experiment exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentKind {
+    /// The unchanged, instrumented script.
+    Baseline,
+    /// The compute-only floor: the baseline with cached batches replayed.
+    Headspace,
+    /// The pipeline moved into a subprocess.
+    Mtp,
+    /// Proposed by a planner.
+    Planned,
+    /// A repair of a run that failed at start-up.
+    Repair,
+    /// A repeat of a new best, to confirm it.
+    Confirm,
+}
+
+/// The spec of one experiment (a tree node's `spec`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentSpec {
+    /// Why it exists.
+    pub kind: ExperimentKind,
+    /// Short name (sanitised into the node id).
+    pub name: String,
+    /// What it should show.
+    #[serde(default)]
+    pub hypothesis: String,
+    /// Instructions for the code change; empty when the code stays as it is.
+    #[serde(default)]
+    pub description: String,
+    /// A 2–5 word label.
+    #[serde(default)]
+    pub change_summary: String,
+    /// Canonical change ids (`mtp`, `batch_size=16`): part of the identity.
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Launch flags to set on the base command (`--batch-size` → `16`).
+    #[serde(default)]
+    pub launch_args: BTreeMap<String, String>,
+    /// Extra environment for the job.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Best-practice tags this covers.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The node whose code it starts from (`None`: the instrumented anchor).
+    #[serde(default)]
+    pub base_node: Option<String>,
+    /// The commit it starts from (resolved when it is queued).
+    #[serde(default)]
+    pub base_commit: Option<String>,
+    /// A deliberate repeat: exempt from the duplicate check.
+    #[serde(default)]
+    pub repeat: bool,
+    /// For repairs and confirmations: the node it repeats or repairs.
+    #[serde(default)]
+    pub of_node: Option<String>,
+    /// For repairs: 1, 2, …
+    #[serde(default)]
+    pub repair_attempt: u32,
+    /// For repairs: what went wrong at start-up.
+    #[serde(default)]
+    pub startup_failure: Option<String>,
+    /// The image the build produced (set during preparation).
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+impl ExperimentSpec {
+    /// A spec of `kind` named `name`, with everything else empty.
+    pub fn new(kind: ExperimentKind, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            hypothesis: String::new(),
+            description: String::new(),
+            change_summary: String::new(),
+            changes: Vec::new(),
+            launch_args: BTreeMap::new(),
+            env: BTreeMap::new(),
+            tags: Vec::new(),
+            base_node: None,
+            base_commit: None,
+            repeat: false,
+            of_node: None,
+            repair_attempt: 0,
+            startup_failure: None,
+            image: None,
+        }
+    }
+
+    /// Whether the code changes (an agent or deterministic edit runs).
+    pub fn changes_code(&self) -> bool {
+        !self.description.trim().is_empty()
+            && matches!(
+                self.kind,
+                ExperimentKind::Mtp | ExperimentKind::Planned | ExperimentKind::Repair
+            )
+    }
+
+    /// The duplicate-check identity: normalised changes, launch flags and base commit.
+    pub fn identity(&self) -> ExperimentIdentity {
+        let changes: BTreeSet<String> = self
+            .changes
+            .iter()
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let launch_flags = self
+            .launch_args
+            .iter()
+            .map(|(k, v)| (normalise_flag(k), v.trim().to_owned()))
+            .collect();
+        ExperimentIdentity {
+            changes,
+            launch_flags,
+            base_commit: self.base_commit.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The `changes` column: change ids and launch flags, readable.
+    pub fn changes_text(&self) -> String {
+        let mut parts: Vec<String> = self.changes.clone();
+        for (flag, value) in &self.launch_args {
+            let item = format!("{}={value}", normalise_flag(flag));
+            if !parts.contains(&item) {
+                parts.push(item);
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// A flag's name without dashes, `-` as `_`, lower case (`--Batch-Size` → `batch_size`).
+pub fn normalise_flag(flag: &str) -> String {
+    flag.trim_start_matches('-')
+        .replace('-', "_")
+        .to_lowercase()
+}
+
+/// Why a launch flag cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// Not `--name` with letters, digits, `-` and `_`.
+    #[error("`{0}` is not a flag name (expected --name with letters, digits, - and _)")]
+    BadName(String),
+    /// The value has a character that cannot travel safely.
+    #[error("the value of {flag} has a control character")]
+    BadValue {
+        /// The flag.
+        flag: String,
+    },
+}
+
+/// Checks a flag name and value proposed by an agent or planner (values are quoted when
+/// they go into the command, so only control characters are refused).
+pub fn check_flag(flag: &str, value: &str) -> Result<(), FlagError> {
+    let name = flag.strip_prefix("--").or_else(|| flag.strip_prefix('-'));
+    let ok = name.is_some_and(|n| {
+        n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    if !ok {
+        return Err(FlagError::BadName(flag.to_owned()));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FlagError::BadValue {
+            flag: flag.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The base command with `args` set: an existing `--flag value` or `--flag=value` (the
+/// name compared after [`normalise_flag`]) gets the new value, others are appended.
+/// Values are shell-quoted; flags must pass [`check_flag`].
+pub fn apply_launch_args(base: &str, args: &BTreeMap<String, String>) -> Result<String, FlagError> {
+    let mut tokens: Vec<String> = base.split_whitespace().map(str::to_owned).collect();
+    for (flag, value) in args {
+        check_flag(flag, value)?;
+        let want = normalise_flag(flag);
+        let quoted = quote_value(value);
+        let mut replaced = false;
+        let mut i = 0;
+        while i < tokens.len() {
+            let token = tokens[i].clone();
+            if token.starts_with('-') {
+                if let Some((name, _)) = token.split_once('=') {
+                    if normalise_flag(name) == want {
+                        tokens[i] = format!("{name}={quoted}");
+                        replaced = true;
+                    }
+                } else if normalise_flag(&token) == want && token.len() > 1 {
+                    let has_value = tokens
+                        .get(i + 1)
+                        .is_some_and(|next| !next.starts_with("--"));
+                    if has_value {
+                        tokens[i + 1] = quoted.clone();
+                        i += 1;
+                    } else {
+                        tokens.insert(i + 1, quoted.clone());
+                        i += 1;
+                    }
+                    replaced = true;
+                }
+            }
+            i += 1;
+        }
+        if !replaced {
+            tokens.push(flag.to_owned());
+            tokens.push(quoted);
+        }
+    }
+    Ok(tokens.join(" "))
+}
+
+/// A value as one shell word; plain words stay readable.
+fn quote_value(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:=+,".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        autoresearch_jobs::shell_quote(value)
+    }
+}
