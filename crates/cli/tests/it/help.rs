@@ -1,5 +1,4 @@
 //! The command line as a person sees it.
-#![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 

@@ -1,0 +1,7 @@
+//! Integration tests of the `autoresearch` binary: its help and errors, and whole runs
+//! with real parts (SPDL jobs, git, the Claude Code CLI against a scripted server).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e;
+mod help;
+mod support;
