@@ -61,6 +61,8 @@ pub struct Recorded {
     pub headers: BTreeMap<String, String>,
     /// The body as JSON (`null` if it was not JSON).
     pub body: Value,
+    /// When it arrived.
+    pub received_at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -135,6 +137,7 @@ async fn handle(
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let recorded = Recorded {
+        received_at: std::time::Instant::now(),
         method: method.to_string(),
         path: uri.to_string(),
         headers: headers

@@ -237,6 +237,18 @@ fn describe_differences(differences: &[ConfigDifference]) -> String {
     text
 }
 
+/// A value as people write it: `Some(2)` → `2`, `None` → `none`, quotes dropped.
+fn show(debug: &str) -> String {
+    let inner = debug
+        .strip_prefix("Some(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(debug);
+    match inner {
+        "None" => "none".to_owned(),
+        other => other.trim_matches('"').to_owned(),
+    }
+}
+
 fn invalid(flag: &'static str, problem: impl Into<String>, hint: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         flag,
@@ -445,8 +457,8 @@ impl RunConfig {
                     if $target != value {
                         differences.push(ConfigDifference {
                             field: $field,
-                            stored: format!("{:?}", $target),
-                            requested: format!("{:?}", value),
+                            stored: show(&format!("{:?}", $target)),
+                            requested: show(&format!("{:?}", value)),
                             updatable: UPDATABLE.contains(&$field),
                         });
                         $target = value;

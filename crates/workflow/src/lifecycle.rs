@@ -440,9 +440,10 @@ impl ExperimentWorkflow {
             )?;
             record::write_pictures(&books);
         }
-        // Preparation failures give no planning round of their own.
-        self.mark_planned(id)?;
-        Ok(Driven::Failed(failure.message, Vec::new()))
+        // A failed preparation still ends a round: otherwise a run whose last
+        // experiment failed to build would end without planning again.
+        let children = self.plan_after(id).await?;
+        Ok(Driven::Failed(failure.message, children))
     }
 }
 

@@ -177,7 +177,11 @@ pub async fn run(
     ] {
         std::fs::create_dir_all(&dir).map_err(WorkflowError::io("create", &dir))?;
     }
-    let books = Books::open(&workdir)?;
+    let mut books = Books::open(&workdir)?;
+    if !updated.is_empty() && books.state.stop.take().is_some() {
+        // New limits: the stop rules are judged again at the next round.
+        books.save_state()?;
+    }
     let spent = books.state.llm_usd;
     let agent = backend.map(|b| {
         client(
@@ -234,10 +238,14 @@ pub async fn run(
         .with_grace_period(options.grace_period);
     let engine = Engine::new(workflow, engine_config)
         .map_err(|err| WorkflowError::Engine(err.to_string()))?;
-    let report = engine
-        .run(shutdown)
-        .await
-        .map_err(|err| WorkflowError::Engine(err.to_string()))?;
+    let report = engine.run(shutdown).await.map_err(|err| match err {
+        autoresearch_runner_core::EngineError::Checkpoint(err) => WorkflowError::Corrupt {
+            path: workdir.engine().join("checkpoint.json"),
+            detail: err.to_string(),
+            hint: "restore engine/checkpoint.json and engine/checkpoint.journal from a backup, or start a new work directory".to_owned(),
+        },
+        other => WorkflowError::Engine(other.to_string()),
+    })?;
     let interrupted = report.status == CheckpointStatus::Interrupted;
     let mut books = ctx.books();
     if !interrupted && books.state.stop.is_none() {

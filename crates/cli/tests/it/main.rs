@@ -1,7 +1,11 @@
 //! Integration tests of the `autoresearch` binary: its help and errors, and whole runs
 //! with real parts (SPDL jobs, git, the Claude Code CLI against a scripted server).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod bad_input;
+mod crash;
 mod e2e;
 mod help;
+mod resume;
+mod robustness;
 mod support;

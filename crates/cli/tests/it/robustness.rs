@@ -1,0 +1,228 @@
+//! Agents that answer badly, and experiments that fail to build: each becomes a failure
+//! record and the run goes on.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use autoresearch_llm_client::testing::Turn;
+use serde_json::json;
+
+use crate::support::*;
+
+/// A repository whose script already calls the probe (no instrumentation call).
+fn instrumented_repo(root: &std::path::Path) -> UserRepo {
+    let repo = UserRepo::create(root);
+    let text = instrumented(&repo.script);
+    std::fs::write(repo.dir.join("train.py"), &text).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo.dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    git(&["commit", "-qam", "instrumented by hand"]);
+    let head = String::from_utf8(
+        std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(&repo.dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    UserRepo {
+        dir: repo.dir,
+        head,
+        script: text,
+    }
+}
+
+#[test]
+fn malformed_agent_answers_become_failure_records_and_the_run_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = instrumented_repo(root.path());
+    let workdir = root.path().join("work");
+    let turns = vec![
+        // The baseline's analysis: not JSON, twice (the repair round too).
+        Turn::Text("The loader is slow, I think.".into()),
+        Turn::Text("{\"bottleneck\": 3".into()),
+        analysis_turn("load stage", "Headspace is large."),
+        // The MTP edit: the agent changes nothing.
+        Turn::Text("I would rather not change this file.".into()),
+        // The plan: a wrong shape, twice.
+        Turn::Text(json!({"experiments": "none"}).to_string()),
+        Turn::Text("no plan".into()),
+    ];
+    let (_runtime, server) = server(turns);
+    let mut args = new_run_args(&workdir, &repo);
+    args.extend(["--agent", "claude-code", "--max-concurrency", "1"].map(str::to_owned));
+    let child = autoresearch(home.path(), Some(&server.url()))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, Duration::from_secs(300));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(server.remaining(), 0, "{stderr}");
+    let rows = table_rows(&workdir);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0]["status"], "completed",
+        "the numbers still count without an interpretation"
+    );
+    assert!(
+        rows[0]["notes"].contains("analysis failed"),
+        "{}",
+        rows[0]["notes"]
+    );
+    assert_eq!(rows[2]["status"], "failed");
+    assert!(
+        rows[2]["notes"].starts_with("code_change_failed: the agent made no change"),
+        "{}",
+        rows[2]["notes"]
+    );
+    let failure = json_file(&workdir.join("engine/nodes/002_mtp/failure.json"));
+    assert_eq!(failure["kind"], "code_change_failed");
+    assert_eq!(failure["phase"], "code_change");
+    let state = json_file(&workdir.join("state.json"));
+    assert_eq!(
+        state["setup_failures"][0]["kind"], "planning_failed",
+        "{state}"
+    );
+    assert_eq!(state["stop"]["reason"], "queue_drained");
+    repo.assert_untouched();
+}
+
+#[test]
+fn a_failing_build_is_recorded_per_experiment() {
+    let root = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = instrumented_repo(root.path());
+    let workdir = root.path().join("work");
+    let mut args = new_run_args(&workdir, &repo);
+    let at = args
+        .iter()
+        .position(|a| a == "--base-launch-command")
+        .unwrap();
+    args[at + 1] = format!("IMAGE=$IMAGE {}", launch_command());
+    args.extend(
+        [
+            "--agent",
+            "none",
+            "--build-command",
+            "echo compiling; echo 'no space left' >&2; exit 3",
+        ]
+        .map(str::to_owned),
+    );
+    let output = autoresearch(home.path(), None)
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let rows = table_rows(&workdir);
+    assert_eq!(rows.len(), 2, "baseline and headspace (no agent, no MTP)");
+    for row in &rows {
+        assert_eq!(row["status"], "failed");
+        assert!(row["notes"].starts_with("build_failed"), "{}", row["notes"]);
+    }
+    let err = std::fs::read_to_string(workdir.join("runs/000_baseline/build.stderr.log")).unwrap();
+    assert_eq!(err.trim(), "no space left");
+}
+
+#[test]
+fn three_experiments_prepare_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = instrumented_repo(root.path());
+    let workdir = root.path().join("work");
+    let delay = Duration::from_secs(4);
+    let edit = |search: &str, replace: &str| {
+        Turn::Text(format!(
+            "### train.py\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n"
+        ))
+    };
+    let step = "    parser.add_argument(\"--step-ms\", type=float, default=8.0)";
+    let mut turns = vec![edit(
+        "    parser.add_argument(\"--mode\", choices=[\"mt\", \"mtp\"], default=\"mt\")",
+        "    parser.add_argument(\"--mode\", choices=[\"mt\", \"mtp\"], default=\"mtp\")",
+    )];
+    turns.extend((0..3).map(|_| analysis_turn("load stage", "Loading is the limit.")));
+    let proposal = |name: &str| {
+        json!({"name": name, "hypothesis": format!("{name} helps."), "changes": [name],
+               "change_summary": name, "description": format!("Apply {name}."),
+               "launch_args": {}, "base": null, "tags": []})
+    };
+    turns.push(plan_turn(
+        "launch",
+        json!([proposal("alpha"), proposal("beta"), proposal("gamma")]),
+    ));
+    turns.extend(
+        (0..3).map(|_| Turn::Delay(delay, Box::new(edit(step, &step.replace("8.0", "7.0"))))),
+    );
+    turns.extend((0..3).map(|_| analysis_turn("load stage", "Loading is still the limit.")));
+    let (_runtime, server) = server(turns);
+    let mut args = new_run_args(&workdir, &repo);
+    args.extend(
+        [
+            "--agent",
+            "anthropic",
+            "--max-concurrency",
+            "3",
+            "--max-iterations",
+            "1",
+        ]
+        .map(str::to_owned),
+    );
+    let started = Instant::now();
+    let child = autoresearch(home.path(), Some(&server.url()))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, Duration::from_secs(300));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(server.remaining(), 0, "{stderr}");
+    let applies: Vec<Instant> = server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.body.to_string().contains("Apply alpha")
+                || r.body.to_string().contains("Apply beta")
+                || r.body.to_string().contains("Apply gamma")
+        })
+        .map(|r| r.received_at)
+        .collect();
+    assert_eq!(applies.len(), 3);
+    let first = *applies.iter().min().unwrap();
+    let last = *applies.iter().max().unwrap();
+    // Each edit takes `delay`; one after another the last would start 2 × delay after
+    // the first. Started together, they overlap.
+    assert!(
+        last - first < delay / 2,
+        "the three edits did not overlap: {:?}",
+        last - first
+    );
+    let rows = table_rows(&workdir);
+    assert_eq!(rows.len(), 6, "{stderr}");
+    assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:?}");
+    eprintln!(
+        "three delayed edits spanned {:?} of a {:?} run",
+        last - first,
+        started.elapsed()
+    );
+}
