@@ -130,10 +130,15 @@ impl ExperimentSpec {
 
     /// The `changes` column: change ids and launch flags, readable.
     pub fn changes_text(&self) -> String {
-        let mut parts: Vec<String> = self.changes.clone();
+        let mut parts: Vec<String> = self
+            .changes
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
         for (flag, value) in &self.launch_args {
-            let item = format!("{}={value}", normalise_flag(flag));
-            if !parts.contains(&item) {
+            let item = format!("{}={}", normalise_flag(flag), value.trim());
+            if !parts.iter().any(|p| p.eq_ignore_ascii_case(&item)) {
                 parts.push(item);
             }
         }

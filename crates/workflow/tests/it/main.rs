@@ -5,4 +5,7 @@ mod config;
 mod lock;
 mod master_table;
 mod policy;
+mod prompts;
+mod record;
+mod spec;
 mod views;

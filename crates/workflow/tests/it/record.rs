@@ -1,0 +1,239 @@
+//! Recording finished experiments: the noise-aware best, confirmation, the floor, and
+//! idempotence (recording twice after a crash writes nothing twice).
+
+use autoresearch_hypothesis_tree::{FailureKind, FailurePhase, FailureRecord, NodeStatus};
+use autoresearch_metrics::{Evidence, RunSummary};
+use autoresearch_workflow::record::{Completion, record};
+use autoresearch_workflow::{
+    Books, ExperimentKind, ExperimentSpec, PendingConfirmation, RunConfig, RunRequest, Workdir,
+};
+
+/// A summary of `steps` steps around `ms` with ±`jitter` ms of deterministic noise.
+fn summary(ms: f64, jitter: f64) -> RunSummary {
+    let mut evidence = Evidence::default();
+    evidence.add_line(r#"[autoresearch] {"v":1,"event":"start","batch_size":8}"#);
+    let mut x: u64 = 7;
+    for step in 1..=200u64 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let noise = ((x >> 33) % 1000) as f64 / 1000.0 * 2.0 - 1.0;
+        let step_ms = ms + noise * jitter;
+        evidence.add_line(&format!(
+            r#"[autoresearch] {{"v":1,"event":"step","step":{step},"wait_ms":0.1,"compute_ms":{},"step_ms":{step_ms}}}"#,
+            step_ms - 0.1
+        ));
+    }
+    RunSummary::from_evidence(&evidence, None)
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    workdir: Workdir,
+    config: RunConfig,
+}
+
+fn fixture(confirm_best: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("train.py"), "print(1)\n").unwrap();
+    let workdir = dir.path().join("work");
+    let config = RunConfig::from_request(
+        &workdir,
+        &RunRequest {
+            pipeline_script: Some(source.join("train.py")),
+            source_dir: Some(source),
+            base_launch_command: Some("python $SCRIPT".to_owned()),
+            confirm_best: Some(confirm_best),
+            ..RunRequest::default()
+        },
+    )
+    .unwrap();
+    Fixture {
+        workdir: Workdir::new(&workdir),
+        _dir: dir,
+        config,
+    }
+}
+
+fn add(books: &mut Books, kind: ExperimentKind, name: &str) -> String {
+    let spec = ExperimentSpec::new(kind, name);
+    let id = books
+        .tree
+        .add(name, None, serde_json::to_value(&spec).unwrap(), 0.0)
+        .unwrap();
+    for status in [
+        NodeStatus::Preparing,
+        NodeStatus::Running,
+        NodeStatus::Analyzing,
+    ] {
+        books.transition(&id, status).unwrap();
+    }
+    id
+}
+
+fn done(books: &Books, id: &str, summary: RunSummary) -> Completion {
+    let spec: ExperimentSpec =
+        serde_json::from_value(books.tree.get(id).unwrap().spec.clone()).unwrap();
+    Completion {
+        id: id.to_owned(),
+        spec,
+        summary,
+        failure: None,
+        analysis: None,
+        analysis_failure: None,
+        duration_s: Some(1.0),
+        log_tail: String::new(),
+    }
+}
+
+#[test]
+fn only_a_gain_beyond_the_noise_and_the_margin_becomes_the_best() {
+    let f = fixture(false);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
+    let c = done(&books, &baseline, summary(20.0, 1.0));
+    assert!(
+        record(&mut books, &f.config, c).unwrap().new_best,
+        "the first result is the reference"
+    );
+    let noise = add(&mut books, ExperimentKind::Planned, "within_noise");
+    let c = done(&books, &noise, summary(19.8, 4.0));
+    let r = record(&mut books, &f.config, c).unwrap();
+    assert!(!r.new_best, "1% faster inside ±4 ms of noise is no gain");
+    let small = add(&mut books, ExperimentKind::Planned, "below_margin");
+    let c = done(&books, &small, summary(19.8, 0.01));
+    assert!(
+        !record(&mut books, &f.config, c).unwrap().new_best,
+        "1% is below the 2% margin even without noise"
+    );
+    let real = add(&mut books, ExperimentKind::Planned, "real_gain");
+    let c = done(&books, &real, summary(14.0, 1.0));
+    assert!(record(&mut books, &f.config, c).unwrap().new_best);
+    assert_eq!(books.state.current_best.as_deref(), Some(real.as_str()));
+    assert!(books.tree.get(&real).unwrap().improved);
+    assert!(!books.tree.get(&noise).unwrap().improved);
+    let history: Vec<_> = books
+        .state
+        .history
+        .iter()
+        .map(|h| (h.run_id.as_str(), h.improved, h.verdict.clone()))
+        .collect();
+    assert_eq!(history[1].2.as_deref(), Some("indistinguishable"));
+    assert_eq!(history[3].2.as_deref(), Some("better"));
+}
+
+#[test]
+fn the_headspace_run_sets_the_floor_and_is_never_the_best() {
+    let f = fixture(false);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
+    let c = done(&books, &baseline, summary(20.0, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let head = add(&mut books, ExperimentKind::Headspace, "headspace");
+    let c = done(&books, &head, summary(8.0, 0.5));
+    assert!(!record(&mut books, &f.config, c).unwrap().new_best);
+    assert_eq!(books.state.current_best.as_deref(), Some(baseline.as_str()));
+    let floor = books.state.floor_ms.unwrap();
+    assert!((floor - 8.0).abs() < 0.5, "{floor}");
+    let headspace = books.state.headspace_pct.unwrap();
+    assert!((headspace - 60.0).abs() < 3.0, "{headspace}");
+}
+
+#[test]
+fn with_confirmation_a_new_best_waits_for_its_repeat() {
+    let f = fixture(true);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
+    let c = done(&books, &baseline, summary(20.0, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let candidate = add(&mut books, ExperimentKind::Planned, "candidate");
+    let c = done(&books, &candidate, summary(15.0, 0.5));
+    let r = record(&mut books, &f.config, c).unwrap();
+    assert!(r.needs_confirmation && !r.new_best);
+    assert_eq!(
+        books.state.current_best.as_deref(),
+        Some(baseline.as_str()),
+        "not kept yet"
+    );
+    let repeat = add(&mut books, ExperimentKind::Confirm, "candidate_confirm");
+    books.state.pending_confirmation = Some(PendingConfirmation {
+        candidate: candidate.clone(),
+        confirm_node: repeat.clone(),
+        previous_best: Some(baseline.clone()),
+    });
+    let c = done(&books, &repeat, summary(15.2, 0.5));
+    assert!(record(&mut books, &f.config, c).unwrap().new_best);
+    assert_eq!(
+        books.state.current_best.as_deref(),
+        Some(candidate.as_str()),
+        "the candidate is kept"
+    );
+    assert!(books.tree.get(&candidate).unwrap().improved);
+    assert!(books.state.pending_confirmation.is_none());
+}
+
+#[test]
+fn a_failed_repeat_does_not_confirm() {
+    let f = fixture(true);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
+    let c = done(&books, &baseline, summary(20.0, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let candidate = add(&mut books, ExperimentKind::Planned, "lucky");
+    let c = done(&books, &candidate, summary(15.0, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let repeat = add(&mut books, ExperimentKind::Confirm, "lucky_confirm");
+    books.state.pending_confirmation = Some(PendingConfirmation {
+        candidate: candidate.clone(),
+        confirm_node: repeat.clone(),
+        previous_best: Some(baseline.clone()),
+    });
+    let c = done(&books, &repeat, summary(20.1, 0.5));
+    assert!(!record(&mut books, &f.config, c).unwrap().new_best);
+    assert_eq!(books.state.current_best.as_deref(), Some(baseline.as_str()));
+}
+
+#[test]
+fn recording_again_after_a_crash_writes_nothing_twice_and_failures_are_rows() {
+    let f = fixture(false);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
+    let c = done(&books, &baseline, summary(20.0, 0.5));
+    record(&mut books, &f.config, c.clone()).unwrap();
+    record(&mut books, &f.config, c).unwrap();
+    let broken = add(&mut books, ExperimentKind::Planned, "broken");
+    let mut c = done(
+        &books,
+        &broken,
+        RunSummary::from_evidence(&Evidence::default(), None),
+    );
+    c.failure = Some(FailureRecord {
+        kind: FailureKind::JobStartupFailed,
+        phase: FailurePhase::Job,
+        message: "ModuleNotFoundError: spdl".to_owned(),
+        retryable: true,
+        details: serde_json::Value::Null,
+        exception_type: None,
+        job_id: None,
+        created_at: "2026-01-01T00:00:00Z".to_owned(),
+    });
+    let r = record(&mut books, &f.config, c).unwrap();
+    assert!(r.failed && !r.new_best);
+    drop(books);
+    let books = Books::open(&f.workdir).unwrap();
+    assert_eq!(books.state.history.len(), 2);
+    let rows =
+        autoresearch_workflow::master_table::MasterTable::read(&f.workdir.master_table()).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].status, "failed");
+    assert_eq!(
+        rows[1].notes,
+        "job_startup_failed: ModuleNotFoundError: spdl"
+    );
+    assert_eq!(books.tree.get(&broken).unwrap().status, NodeStatus::Failed);
+    let summary_md = std::fs::read_to_string(f.workdir.summary()).unwrap();
+    assert!(
+        summary_md.contains("- job_startup_failed: 1"),
+        "{summary_md}"
+    );
+}

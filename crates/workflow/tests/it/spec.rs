@@ -1,0 +1,96 @@
+//! What an experiment is: its identity, its launch command, and the checks on values an
+//! agent proposes.
+
+use std::collections::BTreeMap;
+
+use autoresearch_workflow::{
+    ExperimentKind, ExperimentSpec, FlagError, apply_launch_args, check_flag,
+};
+
+fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn launch_flags_replace_existing_values_or_are_appended() {
+    let base = "python $SCRIPT --batch-size 8 --load_concurrency=2 --verbose";
+    let out = apply_launch_args(
+        base,
+        &args(&[
+            ("--batch-size", "16"),
+            ("--load-concurrency", "4"),
+            ("--new-flag", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "python $SCRIPT --batch-size 16 --load_concurrency=4 --verbose --new-flag x"
+    );
+    let out = apply_launch_args(base, &args(&[("--verbose", "1")])).unwrap();
+    assert_eq!(
+        out, "python $SCRIPT --batch-size 8 --load_concurrency=2 --verbose 1",
+        "a bare flag gets its value"
+    );
+}
+
+#[test]
+fn agent_values_cannot_become_shell_syntax() {
+    let out = apply_launch_args("run", &args(&[("--name", "a; rm -rf / $(id)")])).unwrap();
+    assert_eq!(out, "run --name 'a; rm -rf / $(id)'");
+    assert_eq!(check_flag("--ok_name-2", "1"), Ok(()));
+    for bad in ["name", "--", "--a;b", "--$(x)", "-- a", "--1abc"] {
+        assert_eq!(
+            check_flag(bad, "1"),
+            Err(FlagError::BadName(bad.to_owned())),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        check_flag("--x", "a\nb"),
+        Err(FlagError::BadValue { .. })
+    ));
+    assert!(apply_launch_args("run", &args(&[("bad flag", "1")])).is_err());
+}
+
+#[test]
+fn the_identity_ignores_names_case_and_flag_spelling() {
+    let mut a = ExperimentSpec::new(ExperimentKind::Planned, "first");
+    a.changes = vec!["Batch_Size=16 ".to_owned()];
+    a.launch_args = args(&[("--batch-size", "16")]);
+    a.base_commit = Some("abc".to_owned());
+    let mut b = ExperimentSpec::new(ExperimentKind::Planned, "second name");
+    b.changes = vec!["batch_size=16".to_owned()];
+    b.launch_args = args(&[("--batch_size", " 16")]);
+    b.base_commit = Some("abc".to_owned());
+    b.hypothesis = "other words".to_owned();
+    assert_eq!(a.identity(), b.identity());
+    b.base_commit = Some("def".to_owned());
+    assert_ne!(
+        a.identity(),
+        b.identity(),
+        "another base is another experiment"
+    );
+    assert_eq!(
+        a.changes_text(),
+        "Batch_Size=16",
+        "a flag already named in the changes is not repeated"
+    );
+}
+
+#[test]
+fn only_planned_mtp_and_repair_experiments_change_code() {
+    let mut spec = ExperimentSpec::new(ExperimentKind::Confirm, "repeat");
+    spec.description = "Set X.".to_owned();
+    assert!(
+        !spec.changes_code(),
+        "a confirmation reruns the same commit"
+    );
+    spec.kind = ExperimentKind::Planned;
+    assert!(spec.changes_code());
+    spec.description = "  ".to_owned();
+    assert!(!spec.changes_code(), "a flag-only experiment");
+}
