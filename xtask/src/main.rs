@@ -2,7 +2,9 @@
 //!
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
-//! - `bench runner|vcs|jobs|metrics|llm|tree` — benchmarks that print figures (never pass/fail).
+//! - `bench runner|vcs|jobs|metrics|llm|tree|bookkeeping` — benchmarks that print figures
+//!   (never pass/fail).
+//! - `report <workdir>` — the final report; `chaos --kills N` — a longer crash campaign.
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -27,7 +29,13 @@ tasks:
   bench jobs      print the local jobs benchmark's figures (200 trivial jobs, 8 at a time)
   bench metrics   print the parser's MB/s and peak RSS on a 1 GB log, and the probe's overhead
   bench llm       print the agent-call overhead per backend and the Claude Code CLI's start-up cost
-  bench tree      print the time and memory of the tree pictures and of saving one change";
+  bench tree      print the time and memory of the tree pictures and of saving one change
+  bench bookkeeping
+                  print one experiment completion's bookkeeping and a resume at 1,000 experiments
+  report <workdir>
+                  write <workdir>/report.md (as `autoresearch report`)
+  chaos [--kills N]
+                  the crash campaign: kill -9 the engine N times (default 100), resume, check";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +45,17 @@ fn main() -> Result<()> {
         ["setup"] => ci::setup(),
         ["slurm", "up"] => ci::slurm_up(),
         ["bench", name] => bench(name),
+        ["report", workdir] => cargo(&[
+            "run",
+            "--quiet",
+            "-p",
+            "autoresearch-cli",
+            "--",
+            "report",
+            workdir,
+        ]),
+        ["chaos"] => chaos("100"),
+        ["chaos", "--kills", n] => chaos(n),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
@@ -46,13 +65,14 @@ fn main() -> Result<()> {
 }
 
 /// The benchmarks: name, package, bench target, features.
-const BENCHES: [(&str, &str, &str, &str); 6] = [
+const BENCHES: [(&str, &str, &str, &str); 7] = [
     ("runner", "autoresearch-runner-core", "runner", ""),
     ("vcs", "autoresearch-vcs", "checkout", ""),
     ("jobs", "autoresearch-jobs", "local_jobs", ""),
     ("metrics", "autoresearch-metrics", "parse", ""),
     ("llm", "autoresearch-llm-client", "calls", "test-support"),
     ("tree", "autoresearch-hypothesis-tree", "render", ""),
+    ("bookkeeping", "autoresearch-workflow", "bookkeeping", ""),
 ];
 
 fn bench(name: &str) -> Result<()> {
@@ -81,6 +101,28 @@ fn bench(name: &str) -> Result<()> {
         args.extend(["--features", features]);
     }
     cargo(&args)
+}
+
+/// The crash campaign of the CLI's test suite, with `kills` kills.
+fn chaos(kills: &str) -> Result<()> {
+    let n: u32 = kills
+        .parse()
+        .with_context(|| format!("--kills {kills}: expected a number"))?;
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run_command(
+        Command::new(cargo_bin)
+            .args([
+                "test",
+                "-p",
+                "autoresearch-cli",
+                "--test",
+                "it",
+                "crash::",
+                "--",
+                "--nocapture",
+            ])
+            .env("AUTORESEARCH_CHAOS_KILLS", n.to_string()),
+    )
 }
 
 /// The workspace root (xtask lives one level below it).

@@ -57,6 +57,17 @@ impl Books {
         })
     }
 
+    /// Changes node `id` in memory only (written by the next save).
+    pub fn edit_node(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut autoresearch_hypothesis_tree::HypothesisNode),
+    ) -> Result<(), WorkflowError> {
+        self.tree
+            .update(id, change)
+            .map_err(|err| corrupt(&self.workdir.engine(), err.to_string()))
+    }
+
     /// The work directory.
     pub fn workdir(&self) -> &Workdir {
         &self.workdir
@@ -85,12 +96,21 @@ impl Books {
         Ok(())
     }
 
+    /// Writes the changed node files only. The node files are what a resume loads;
+    /// `tree.json` is a view, rewritten when a node finishes or is added.
+    pub fn save_nodes(&mut self) -> Result<(), WorkflowError> {
+        let engine = self.workdir.engine();
+        store::save_changes(&mut self.tree, &engine)
+            .map_err(|err| corrupt(&engine, err.to_string()))?;
+        Ok(())
+    }
+
     /// Moves `id` to `status` and writes its files.
     pub fn transition(&mut self, id: &str, status: NodeStatus) -> Result<(), WorkflowError> {
         self.tree
             .transition(id, status)
             .map_err(|err| corrupt(&self.workdir.engine(), err.to_string()))?;
-        self.save_tree()
+        self.save_nodes()
     }
 
     /// Changes node `id` and writes its files.
@@ -102,7 +122,7 @@ impl Books {
         self.tree
             .update(id, change)
             .map_err(|err| corrupt(&self.workdir.engine(), err.to_string()))?;
-        self.save_tree()
+        self.save_nodes()
     }
 
     /// The summary of node `id`, if it has one.

@@ -152,7 +152,7 @@ pub fn record(
             .as_ref()
             .and_then(|s| s.throughput_samples_per_s.value().copied());
         if best != &id {
-            books.update_node(best, |n| n.improved = true)?;
+            books.edit_node(best, |n| n.improved = true)?;
         }
     }
     // Headspace, once both the baseline and the cached run are measured.
@@ -282,9 +282,12 @@ pub fn record(
         NodeStatus::Completed
     };
     if books.tree.get(&id).is_some_and(|n| n.status != target) {
-        books.transition(&id, target)?;
+        books
+            .tree
+            .transition(&id, target)
+            .map_err(|err| WorkflowError::Engine(err.to_string()))?;
     }
-    books.update_node(&id, |n| {
+    books.edit_node(&id, |n| {
         n.failure = done.failure.clone();
         n.duration = done.duration_s;
         n.improved = n.improved || improved_self;
@@ -295,7 +298,10 @@ pub fn record(
         };
         n.result = result;
     })?;
+    // State first, node last: the node's terminal status is the commit point. A crash
+    // between the two re-records on resume, and every write above is idempotent.
     books.save_state()?;
+    books.save_tree()?;
     write_summary_md(books)?;
     books.save_views("running")?;
     Ok(Recorded {
