@@ -180,6 +180,35 @@ impl RunArgs {
     }
 }
 
+/// A spinner with the latest event and the elapsed time, when stderr is a terminal.
+fn terminal_spinner() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+/// Progress lines: above the spinner on a terminal, plain lines otherwise (logs, CI).
+fn progress_sink(spinner: Option<indicatif::ProgressBar>) -> autoresearch_workflow::ProgressSink {
+    match spinner {
+        Some(bar) => Arc::new(move |line: &str| {
+            bar.println(line);
+            bar.set_message(line.to_owned());
+        }),
+        None => Arc::new(|line: &str| {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }),
+    }
+}
+
 /// Sends tracing output to `<workdir>/logs/autoresearch.log` (appending).
 fn log_to_file(workdir: &std::path::Path) {
     let dir = workdir.join("logs");
@@ -223,14 +252,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     if args.workdir.join("config.json").exists() || request.pipeline_script.is_some() {
         log_to_file(&args.workdir);
     }
+    let spinner = terminal_spinner();
     let options = RunOptions {
         supervisor,
         agent_env: AgentEnv::from_process(),
         python: std::env::var_os("AUTORESEARCH_PYTHON")
             .map_or_else(|| PathBuf::from("python3"), PathBuf::from),
-        progress: Arc::new(|line: &str| {
-            let _ = writeln!(std::io::stderr(), "{line}");
-        }),
+        progress: progress_sink(spinner.clone()),
         grace_period: Duration::from_secs(30),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -250,6 +278,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
         autoresearch_workflow::run(&args.workdir, &request, options, listener).await
     });
+    if let Some(bar) = &spinner {
+        bar.finish_and_clear();
+    }
     match outcome {
         Ok(outcome) => {
             let mut err = std::io::stderr();

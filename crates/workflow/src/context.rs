@@ -61,6 +61,9 @@ pub struct Context {
     progress: ProgressSink,
     /// When this engine started (for the hours budget).
     pub started: Instant,
+    /// Held by an experiment from preparation to its job's end when checkouts are not
+    /// isolated (Sapling): there is one working copy, so experiments take turns.
+    pub exclusive: Option<tokio::sync::Mutex<()>>,
 }
 
 impl Context {
@@ -88,6 +91,7 @@ impl Context {
             books: Mutex::new(books),
             progress,
             started: Instant::now(),
+            exclusive: None,
         }
     }
 
@@ -97,6 +101,13 @@ impl Context {
         self.books
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes experiments take turns (for backends without isolated checkouts).
+    #[must_use]
+    pub fn one_at_a_time(mut self) -> Self {
+        self.exclusive = Some(tokio::sync::Mutex::new(()));
+        self
     }
 
     /// Reports one line of progress.

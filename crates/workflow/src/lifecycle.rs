@@ -116,6 +116,15 @@ impl ExperimentWorkflow {
         if node.status == NodeStatus::Queued && !self.admit(id)? {
             return Ok(Driven::Done(Vec::new()));
         }
+        // Without isolated checkouts the one working copy belongs to one experiment
+        // from its preparation to its job's end.
+        let turn = match &ctx.exclusive {
+            Some(lock) if node.status != NodeStatus::Analyzing => Some(tokio::select! {
+                () = wctx.cancel.cancelled() => return Ok(Driven::Interrupted),
+                guard = lock.lock() => guard,
+            }),
+            _ => None,
+        };
         let mut job: Option<JobId> = node.job_id.clone().map(JobId);
         let mut launched_at = node.launched_at.clone();
         if matches!(node.status, NodeStatus::Queued | NodeStatus::Preparing)
@@ -226,6 +235,7 @@ impl ExperimentWorkflow {
                 Err(PollStop::Interrupted) => return Ok(Driven::Interrupted),
             }
         };
+        drop(turn);
         {
             let mut books = ctx.books();
             let value =

@@ -193,7 +193,8 @@ pub async fn run(
         )
     });
     let platform = platform(&config, &workdir, &options)?;
-    let ctx = Arc::new(Context::new(
+    let isolated = vcs.capabilities().isolated_checkouts;
+    let ctx = Context::new(
         workdir.clone(),
         config.clone(),
         VcsHandle::new(vcs),
@@ -203,7 +204,8 @@ pub async fn run(
         layout,
         books,
         options.progress.clone(),
-    ));
+    );
+    let ctx = Arc::new(if isolated { ctx } else { ctx.one_at_a_time() });
     match &ctx.agent {
         Some(agent) => ctx.say(&format!("agent: {}", agent.backend().name())),
         None => ctx.say("agent: none (no code changes; planning needs an agent)"),

@@ -6,6 +6,7 @@ mod bad_input;
 mod crash;
 mod e2e;
 mod help;
+mod queue;
 mod resume;
 mod robustness;
 mod support;

@@ -226,3 +226,128 @@ fn three_experiments_prepare_at_once() {
         started.elapsed()
     );
 }
+
+#[test]
+fn an_mtp_change_that_fails_at_start_up_gets_a_repair() {
+    let root = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = instrumented_repo(root.path());
+    let workdir = root.path().join("work");
+    let checkouts = workdir.join("checkouts");
+    let mtp = with_default(&repo.script, "--mode", "", "");
+    let broken = mtp.replacen(
+        "import time\n",
+        "import time\nimport spdl_helpers_that_do_not_exist\n",
+        1,
+    );
+    let mut turns = vec![
+        analysis_turn("load stage", "One loader thread."),
+        analysis_turn("load stage", "The floor is far below."),
+    ];
+    turns.extend(write_turns(
+        &checkouts.join("002_mtp/train.py"),
+        &broken,
+        "Moved it, with a helper module.",
+    ));
+    turns.extend(write_turns(
+        &checkouts.join("003_mtp_repair_1/train.py"),
+        &mtp,
+        "Dropped the missing import.",
+    ));
+    turns.push(analysis_turn("load stage", "The subprocess runs now."));
+    turns.push(plan_turn("stop", json!([])));
+    let (_runtime, server) = server(turns);
+    let mut args = new_run_args(&workdir, &repo);
+    args.extend(
+        [
+            "--agent",
+            "claude-code",
+            "--max-concurrency",
+            "1",
+            "--max-iterations",
+            "1",
+        ]
+        .map(str::to_owned),
+    );
+    let child = autoresearch(home.path(), Some(&server.url()))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, Duration::from_secs(300));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(server.remaining(), 0, "{stderr}");
+    let failure = json_file(&workdir.join("engine/nodes/002_mtp/failure.json"));
+    assert_eq!(failure["kind"], "job_startup_failed", "{failure}");
+    assert!(
+        failure["details"]["log_tail"]
+            .as_str()
+            .unwrap()
+            .contains("spdl_helpers_that_do_not_exist")
+    );
+    let repair_prompt = server
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .find(|b| b.contains("Repair attempt 1"))
+        .expect("the repair call carries the failure");
+    assert!(
+        repair_prompt.contains("No module named"),
+        "the log tail reaches the agent"
+    );
+    assert_eq!(node_status(&workdir, "003_mtp_repair_1"), "completed");
+    let spec = json_file(&workdir.join("engine/nodes/003_mtp_repair_1/spec.json"));
+    assert_eq!(spec["kind"], "repair");
+    assert_eq!(spec["of_node"], "002_mtp");
+    let state = json_file(&workdir.join("state.json"));
+    assert!(
+        state["practices_tried"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mtp"))
+    );
+}
+
+#[test]
+fn a_job_that_stops_printing_is_cancelled_as_stalled() {
+    let root = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let repo = instrumented_repo(root.path());
+    let workdir = root.path().join("work");
+    let mut args = new_run_args(&workdir, &repo);
+    // Prints nothing the probe would, and never ends.
+    let at = args
+        .iter()
+        .position(|a| a == "--base-launch-command")
+        .unwrap();
+    args[at + 1] = "echo starting; exec sleep 613 # $SCRIPT".to_owned();
+    let at = args.iter().position(|a| a == "--job-timeout").unwrap();
+    args[at + 1] = "10".to_owned();
+    args.extend(["--agent", "none", "--max-concurrency", "2"].map(str::to_owned));
+    let started = Instant::now();
+    let output = autoresearch(home.path(), None)
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(120), "{stderr}");
+    let rows = table_rows(&workdir);
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row["status"], "failed");
+        assert!(
+            row["notes"]
+                .starts_with("job_stalled: the job ended cancelled (no new probe line for 10 s"),
+            "{}",
+            row["notes"]
+        );
+    }
+    let sleeping = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 613"])
+        .output()
+        .unwrap();
+    assert!(sleeping.stdout.is_empty(), "the stalled jobs were killed");
+}
