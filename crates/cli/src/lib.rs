@@ -16,10 +16,12 @@
 //! | 2 | invalid arguments or configuration (the message names the problem and the fix) |
 //! | 130 | `run` was interrupted (Ctrl+C or SIGTERM); running jobs keep running, and `run <workdir>` resumes |
 
+mod demo;
 mod run_cmd;
 mod sample;
 mod workdir_cmds;
 
+pub use demo::DemoArgs;
 pub use run_cmd::{AgentArg, PlatformArg, RunArgs};
 pub use workdir_cmds::QueueAction;
 
@@ -66,6 +68,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Optimise a real SPDL demo pipeline end to end on this machine (no account needed).
+    Demo(DemoArgs),
     /// Run (or resume) the optimisation of a training job in a work directory.
     Run(Box<RunArgs>),
     /// Show a work directory's state: counts, best against baseline, jobs in flight.
@@ -139,6 +143,9 @@ pub fn run() -> ExitCode {
         Ok(Cli {
             command: Some(Command::Run(args)),
         }) => run_cmd::run(&args),
+        Ok(Cli {
+            command: Some(Command::Demo(args)),
+        }) => demo::run(&args),
         Ok(Cli {
             command: Some(Command::Status { workdir, json }),
         }) => workdir_cmds::status(&workdir, json),

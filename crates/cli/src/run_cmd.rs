@@ -118,6 +118,12 @@ pub struct RunArgs {
     /// Stop when the best is within this percent of the compute-only floor [default: 5].
     #[arg(long)]
     pub floor_stop_pct: Option<f64>,
+    /// Add or bound a knob the built-in planner may vary: `name=int:LO..HI` (repeatable).
+    #[arg(long = "knob", value_name = "NAME=int:LO..HI")]
+    pub knobs: Vec<String>,
+    /// Never vary this launch flag (repeatable).
+    #[arg(long = "freeze", value_name = "FLAG")]
+    pub frozen: Vec<String>,
     /// On a resume, apply changed settings that may change (notes, budgets, patience,
     /// max-iterations, job-timeout, poll-interval, max-concurrency, floor-stop-pct).
     #[arg(long)]
@@ -160,14 +166,7 @@ impl RunArgs {
             job_timeout_s: self.job_timeout,
             poll_interval_s: self.poll_interval,
             platform,
-            agent: self.agent.map(|a| match a {
-                AgentArg::Auto => AgentChoice::Auto,
-                AgentArg::ClaudeCode => AgentChoice::ClaudeCode,
-                AgentArg::Anthropic => AgentChoice::Anthropic,
-                AgentArg::Codex => AgentChoice::Codex,
-                AgentArg::Openai => AgentChoice::Openai,
-                AgentArg::None => AgentChoice::None,
-            }),
+            agent: self.agent.map(agent_choice),
             skip_instrument: self.skip_instrument.then_some(true),
             max_experiments: self.max_experiments,
             max_hours: self.max_hours,
@@ -175,13 +174,27 @@ impl RunArgs {
             min_improvement_pct: self.min_improvement_pct,
             confirm_best: self.confirm_best.then_some(true),
             floor_stop_pct: self.floor_stop_pct,
+            knobs: (!self.knobs.is_empty()).then(|| self.knobs.clone()),
+            frozen: (!self.frozen.is_empty()).then(|| self.frozen.clone()),
             update_config: self.update_config,
         })
     }
 }
 
+/// The workflow's agent choice for a flag value.
+pub(crate) fn agent_choice(arg: AgentArg) -> AgentChoice {
+    match arg {
+        AgentArg::Auto => AgentChoice::Auto,
+        AgentArg::ClaudeCode => AgentChoice::ClaudeCode,
+        AgentArg::Anthropic => AgentChoice::Anthropic,
+        AgentArg::Codex => AgentChoice::Codex,
+        AgentArg::Openai => AgentChoice::Openai,
+        AgentArg::None => AgentChoice::None,
+    }
+}
+
 /// A spinner with the latest event and the elapsed time, when stderr is a terminal.
-fn terminal_spinner() -> Option<indicatif::ProgressBar> {
+pub(crate) fn terminal_spinner() -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;
@@ -197,7 +210,9 @@ fn terminal_spinner() -> Option<indicatif::ProgressBar> {
 }
 
 /// Progress lines: above the spinner on a terminal, plain lines otherwise (logs, CI).
-fn progress_sink(spinner: Option<indicatif::ProgressBar>) -> autoresearch_workflow::ProgressSink {
+pub(crate) fn progress_sink(
+    spinner: Option<indicatif::ProgressBar>,
+) -> autoresearch_workflow::ProgressSink {
     match spinner {
         Some(bar) => Arc::new(move |line: &str| {
             bar.println(line);

@@ -96,6 +96,10 @@ pub struct RunRequest {
     pub confirm_best: Option<bool>,
     /// `--floor-stop-pct`.
     pub floor_stop_pct: Option<f64>,
+    /// `--knob name=int:LO..HI` (repeatable): add or bound a knob.
+    pub knobs: Option<Vec<String>>,
+    /// `--freeze name` (repeatable): never vary this flag.
+    pub frozen: Option<Vec<String>>,
     /// `--update-config`: let a resume change the settings in [`UPDATABLE`].
     pub update_config: bool,
 }
@@ -154,6 +158,12 @@ pub struct RunConfig {
     pub confirm_best: bool,
     /// Stop when the best is within this percent of the headspace floor.
     pub floor_stop_pct: f64,
+    /// Knobs the user added or bounded (`name=int:LO..HI`).
+    #[serde(default)]
+    pub knobs: Vec<String>,
+    /// Flags never varied.
+    #[serde(default)]
+    pub frozen: Vec<String>,
 }
 
 /// The version of `config.json` this build writes.
@@ -299,6 +309,8 @@ impl RunConfig {
             min_improvement_pct: request.min_improvement_pct.unwrap_or(2.0),
             confirm_best: request.confirm_best.unwrap_or(false),
             floor_stop_pct: request.floor_stop_pct.unwrap_or(5.0),
+            knobs: request.knobs.clone().unwrap_or_default(),
+            frozen: request.frozen.clone().unwrap_or_default(),
         };
         config.resolved()
     }
@@ -537,6 +549,8 @@ impl RunConfig {
             request.floor_stop_pct,
             next.floor_stop_pct
         );
+        compare!("knobs", request.knobs.clone(), next.knobs);
+        compare!("frozen", request.frozen.clone(), next.frozen);
         if differences.is_empty() {
             return Ok((next, differences));
         }

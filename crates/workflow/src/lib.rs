@@ -17,12 +17,14 @@
 
 mod agent;
 pub mod books;
+pub mod builtin_planner;
 mod collect;
 mod config;
 mod context;
 pub mod describe;
 mod error;
 mod execute;
+pub mod knobs;
 mod lifecycle;
 mod lock;
 pub mod master_table;

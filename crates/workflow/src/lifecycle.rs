@@ -357,7 +357,7 @@ impl ExperimentWorkflow {
     /// A planning round after node `id` finished, if one is due.
     async fn plan_after(&self, id: &str) -> Result<Vec<WorkSpec>, WorkflowError> {
         let ctx = &self.ctx;
-        let (decision, prompt) = {
+        let (decision, prompt, builtin) = {
             let mut books = ctx.books();
             let decision = planning::decide(ctx, &mut books, id)?;
             let prompt = match &decision {
@@ -366,20 +366,41 @@ impl ExperimentWorkflow {
                 }
                 _ => None,
             };
-            (decision, prompt)
+            // Without an agent, the built-in planner decides from the summaries.
+            let builtin = match &decision {
+                RoundDecision::Plan { .. }
+                    if ctx.agent.is_none() && !books.state.knobs.is_empty() =>
+                {
+                    Some(planning::builtin_plan(ctx, &mut books, id))
+                }
+                _ => None,
+            };
+            (decision, prompt, builtin)
         };
         let RoundDecision::Plan { parent } = decision else {
             self.mark_planned(id)?;
             return Ok(Vec::new());
         };
-        let plan = match prompt {
-            Some(Ok(prompt)) => planning::ask_planner(ctx, prompt).await,
-            Some(Err(err)) => Err(prepare::failure(
-                autoresearch_hypothesis_tree::FailureKind::PlanningFailed,
-                autoresearch_hypothesis_tree::FailurePhase::Planning,
-                err,
-            )),
-            None => Ok(None),
+        // The built-in planner varies the best configuration: its proposals hang under
+        // the best in the tree.
+        let parent = match &builtin {
+            Some(_) => {
+                let books = ctx.books();
+                books.state.current_best.clone().unwrap_or(parent)
+            }
+            None => parent,
+        };
+        let plan = match (builtin, prompt) {
+            (Some(plan), _) => Ok(Some(plan)),
+            (None, prompt) => match prompt {
+                Some(Ok(prompt)) => planning::ask_planner(ctx, prompt).await,
+                Some(Err(err)) => Err(prepare::failure(
+                    autoresearch_hypothesis_tree::FailureKind::PlanningFailed,
+                    autoresearch_hypothesis_tree::FailurePhase::Planning,
+                    err,
+                )),
+                None => Ok(None),
+            },
         };
         let children = match plan {
             Ok(Some(plan)) => {
@@ -388,7 +409,7 @@ impl ExperimentWorkflow {
             }
             Ok(None) => {
                 ctx.say(&format!(
-                    "[{parent}] no planner is available (no agent): nothing new is queued"
+                    "[{parent}] no planner is available (no agent, and the script has no knobs): nothing new is queued"
                 ));
                 Vec::new()
             }

@@ -97,6 +97,20 @@ pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, Work
         mtp.base_commit.clone_from(&anchor);
         let id = add_node(books, &mtp, None, -998.0)?;
         specs.push(work_spec(&id, -998.0));
+    } else if let Some((flag, value)) = books.state.knobs.iter().find_map(|k| match &k.role {
+        crate::knobs::KnobRole::Subprocess { value } => Some((k.flag.clone(), value.clone())),
+        _ => None,
+    }) {
+        // No agent, but the script can already run its pipeline in a subprocess.
+        let mut mtp = ExperimentSpec::new(ExperimentKind::Mtp, "mtp");
+        mtp.hypothesis = "Running the pipeline in a subprocess stops loader threads competing with the training loop for the GIL.".to_owned();
+        mtp.change_summary = format!("{flag} {value}");
+        mtp.changes = vec!["mtp".to_owned()];
+        mtp.tags = vec!["mtp".to_owned()];
+        mtp.launch_args.insert(flag, value);
+        mtp.base_commit.clone_from(&anchor);
+        let id = add_node(books, &mtp, None, -998.0)?;
+        specs.push(work_spec(&id, -998.0));
     } else {
         books.state.skipped.push(serde_json::json!({
             "name": "mtp",
@@ -442,6 +456,66 @@ pub async fn ask_planner(
         })
 }
 
+/// The built-in planner's proposals for a round under the current best.
+pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAnswer {
+    use crate::builtin_planner::{PlannerView, config_key};
+    let best = books
+        .state
+        .current_best
+        .clone()
+        .or_else(|| find_kind(books, ExperimentKind::Baseline));
+    let best_spec = best.as_deref().and_then(|b| spec_of(books, b));
+    let best_summary = best.as_deref().and_then(|b| books.summary(b));
+    let tried = books
+        .tree
+        .nodes()
+        .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
+        .filter(|s| s.kind != ExperimentKind::Headspace)
+        .map(|s| config_key(&s.launch_args, &s.env))
+        .collect();
+    let waiting = books
+        .tree
+        .nodes()
+        .filter(|n| !n.status.is_terminal() && n.node_id != finished)
+        .count();
+    let slots = ctx.config.max_concurrency as usize + 1;
+    // The base command's own flag values are the defaults the planner starts from.
+    let mut knobs = books.state.knobs.clone();
+    let tokens: Vec<&str> = ctx.config.base_launch_command.split_whitespace().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let (flag, value) = match token.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ if token.starts_with("--") => (*token, tokens.get(i + 1).copied()),
+            _ => continue,
+        };
+        if let (Some(knob), Some(value)) = (
+            knobs
+                .iter_mut()
+                .find(|k| k.name == crate::spec::normalise_flag(flag)),
+            value.filter(|v| !v.starts_with("--")),
+        ) {
+            knob.default = Some(value.trim_matches(['\'', '"']).to_owned());
+        }
+    }
+    let view = PlannerView {
+        knobs: &knobs,
+        best_args: best_spec
+            .as_ref()
+            .map(|s| s.launch_args.clone())
+            .unwrap_or_default(),
+        best_summary: best_summary.as_ref(),
+        best_env: best_spec
+            .as_ref()
+            .map(|s| s.env.clone())
+            .unwrap_or_default(),
+        headspace_pct: books.state.headspace_pct,
+        tried,
+        wanted: slots.saturating_sub(waiting).clamp(1, MAX_PROPOSALS),
+        seed: books.tree.len() as u64,
+    };
+    crate::builtin_planner::plan(&view)
+}
+
 /// Turns a plan into queued children of `parent`: proposals with bad flags, unknown
 /// bases or an identity already tried (and not failed) are dropped with a note.
 pub fn add_children(
@@ -506,6 +580,7 @@ pub fn add_children(
         spec.change_summary = proposal.change_summary.clone();
         spec.changes = proposal.changes.clone();
         spec.launch_args = proposal.launch_args.clone();
+        spec.env = proposal.env.clone();
         spec.tags = proposal.tags.clone();
         spec.repeat = proposal.repeat;
         spec.base_node = base_node.clone();

@@ -136,6 +136,9 @@ pub struct Proposal {
     /// Launch flags to set.
     #[serde(default)]
     pub launch_args: BTreeMap<String, String>,
+    /// Environment variables for the job (usually none).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
     /// The node whose code to start from; null for the instrumented original.
     #[serde(default)]
     pub base: Option<String>,

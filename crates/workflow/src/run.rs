@@ -208,13 +208,36 @@ pub async fn run(
     let ctx = Arc::new(if isolated { ctx } else { ctx.one_at_a_time() });
     match &ctx.agent {
         Some(agent) => ctx.say(&format!("agent: {}", agent.backend().name())),
-        None => ctx.say("agent: none (no code changes; planning needs an agent)"),
+        None => ctx.say("agent: none (the built-in instrumenter and planner; no code changes)"),
     }
     if !ctx.books().state.setup_done {
         let outcome = crate::setup::setup(&ctx).await?;
         let mut books = ctx.books();
         books.state.anchor_commit = Some(outcome.anchor.as_str().to_owned());
         books.state.user_head = Some(outcome.user_head.as_str().to_owned());
+        // Practices the script has no knob for cannot be tried; they do not hold up a
+        // plateau stop.
+        use crate::knobs::KnobRole;
+        let has = |f: &dyn Fn(&KnobRole) -> bool| outcome.knobs.iter().any(|k| f(&k.role));
+        if !has(&|r| *r == KnobRole::BatchSize) && ctx.agent.is_none() {
+            books
+                .state
+                .practices_tried
+                .insert("batch_size_tuning".to_owned());
+        }
+        if !has(&|r| matches!(r, KnobRole::Concurrency { .. } | KnobRole::Threads))
+            && ctx.agent.is_none()
+        {
+            books
+                .state
+                .practices_tried
+                .insert("concurrency_tuning".to_owned());
+        }
+        if !outcome.knobs.is_empty() {
+            let names: Vec<&str> = outcome.knobs.iter().map(|k| k.flag.as_str()).collect();
+            ctx.say(&format!("knobs: {}", names.join(", ")));
+        }
+        books.state.knobs = outcome.knobs.clone();
         books.state.setup_done = true;
         books.state.status = RunStatus::Running;
         books.save_state()?;

@@ -39,8 +39,10 @@ pub(crate) struct SetupOutcome {
     pub anchor: CommitId,
     /// The user's commit.
     pub user_head: CommitId,
-    /// Whether the agent instrumented the script.
+    /// Whether the script was instrumented (by the agent or the built-in instrumenter).
     pub instrumented: bool,
+    /// The knobs read from the anchored script.
+    pub knobs: Vec<crate::knobs::Knob>,
 }
 
 /// Runs set-up. Idempotent: an interrupted set-up reuses its checkout.
@@ -98,10 +100,8 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
             ));
         }
         let Some(agent) = &ctx.agent else {
-            return Err(setup_error(
-                "the script does not call the probe yet, and no agent is configured to add it",
-                MANUAL_HINT,
-            ));
+            builtin_instrument(ctx, &script, &original).await?;
+            return finish(ctx, anchor, checkout, true).await;
         };
         ctx.say("instrumenting the script with the probe (TTFB and step timing)…");
         let values = BTreeMap::from([
@@ -149,6 +149,63 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
             "fix the script so that it compiles",
         ));
     }
+    finish(ctx, anchor, checkout, instrumented).await
+}
+
+/// The built-in instrumenter: wraps the training loop's iterable, or stops with the
+/// line the user should add.
+async fn builtin_instrument(
+    ctx: &Context,
+    script: &std::path::Path,
+    original: &str,
+) -> Result<(), WorkflowError> {
+    ctx.say("instrumenting the script with the built-in instrumenter (no agent)…");
+    let result = crate::knobs::instrument(&ctx.python, script)
+        .await
+        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+    let Some(source) = result.source.filter(|_| result.ok) else {
+        return Err(setup_error(
+            format!(
+                "the built-in instrumenter could not place the probe: {}",
+                result.message.unwrap_or_default()
+            ),
+            MANUAL_HINT,
+        ));
+    };
+    std::fs::write(script, &source).map_err(WorkflowError::io("write", script))?;
+    let problems = verify_script(&ctx.python, original, script)
+        .await
+        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+    if !problems.is_empty() {
+        return Err(setup_error(
+            format!(
+                "the instrumented script was rejected: {}",
+                problems.join("; ")
+            ),
+            MANUAL_HINT,
+        ));
+    }
+    ctx.say(&format!(
+        "wrapped {} at line {}",
+        result
+            .reason
+            .unwrap_or_else(|| "the training loop".to_owned()),
+        result.line_number.unwrap_or(0)
+    ));
+    Ok(())
+}
+
+/// Commits the set-up checkout and reads the knobs from the anchored script.
+async fn finish(
+    ctx: &Context,
+    anchor: autoresearch_vcs::Anchor,
+    checkout: autoresearch_vcs::Checkout,
+    instrumented: bool,
+) -> Result<SetupOutcome, WorkflowError> {
+    let source_error = |err: autoresearch_vcs::VcsError| WorkflowError::Source {
+        problem: format!("cannot commit the instrumented script: {err}"),
+        hint: "check the repository's state".to_owned(),
+    };
     let dir = checkout.path.clone();
     let committed = ctx
         .vcs
@@ -156,9 +213,16 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
         .await
         .map_err(source_error)?;
     let new_anchor = committed.unwrap_or(checkout.commit);
+    let script = ctx.layout.script_in(&checkout.path);
+    let options = crate::knobs::read_options(&ctx.python, &script)
+        .await
+        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+    let knobs = crate::knobs::knobs_from(&options, &ctx.config.knobs, &ctx.config.frozen)
+        .map_err(|err| setup_error(err, "fix --knob or --freeze"))?;
     Ok(SetupOutcome {
         anchor: new_anchor,
         user_head: anchor.head,
         instrumented,
+        knobs,
     })
 }

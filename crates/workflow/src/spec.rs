@@ -120,6 +120,11 @@ impl ExperimentSpec {
             .launch_args
             .iter()
             .map(|(k, v)| (normalise_flag(k), v.trim().to_owned()))
+            .chain(
+                self.env
+                    .iter()
+                    .map(|(k, v)| (format!("env:{k}"), v.clone())),
+            )
             .collect();
         ExperimentIdentity {
             changes,

@@ -151,6 +151,9 @@ pub struct RunState {
     /// A new best waiting for its repeat.
     #[serde(default)]
     pub pending_confirmation: Option<PendingConfirmation>,
+    /// The knobs experiments may vary (read from the script at set-up).
+    #[serde(default)]
+    pub knobs: Vec<crate::knobs::Knob>,
     /// Finished experiments, in completion order.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
@@ -193,6 +196,7 @@ impl RunState {
             skipped: Vec::new(),
             setup_failures: Vec::new(),
             pending_confirmation: None,
+            knobs: Vec::new(),
             history: Vec::new(),
         }
     }

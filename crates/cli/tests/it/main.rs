@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod crash;
+mod demo;
 mod e2e;
 mod help;
 mod queue;

@@ -1,7 +1,9 @@
 //! Integration tests of the workflow crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod builtin_planner;
 mod config;
+mod knobs;
 mod lock;
 mod master_table;
 mod policy;

@@ -1,0 +1,144 @@
+//! The script reader: the built-in instrumenter on the script shapes of
+//! `fixtures/instrument/`, and the knobs an experiment may vary.
+
+use std::path::{Path, PathBuf};
+
+use autoresearch_workflow::knobs::{self, KnobRole};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/instrument")
+        .join(name)
+}
+
+fn python() -> PathBuf {
+    PathBuf::from("python3")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_instrumenter_wraps_the_training_loop_in_common_shapes_and_nothing_else() {
+    let rt = runtime();
+    let cases = [
+        (
+            "argparse_enumerate.py",
+            "for i, batch in enumerate(probe.track(loader, batch_size=args.batch_size)):",
+        ),
+        (
+            "main_get_iterator.py",
+            "for batch in probe.track(pipeline.get_iterator(timeout=30), batch_size=BATCH_SIZE):",
+        ),
+        (
+            "class_trainer.py",
+            "for batch in probe.track(self.loader, batch_size=self.batch_size):",
+        ),
+        ("iter_next.py", "it = iter(probe.track(dataloader))"),
+    ];
+    for (name, expected) in cases {
+        let path = fixture(name);
+        let original = std::fs::read_to_string(&path).unwrap();
+        let result = rt.block_on(knobs::instrument(&python(), &path)).unwrap();
+        assert!(result.ok, "{name}: {result:?}");
+        let source = result.source.unwrap();
+        assert!(source.contains(expected), "{name}:\n{source}");
+        assert_eq!(
+            source
+                .matches("import autoresearch_probe as probe\n")
+                .count(),
+            1,
+            "{name}"
+        );
+        // Everything else is byte-identical: removing the two edits gives the original.
+        let undone = source
+            .replacen("import autoresearch_probe as probe\n", "", 1)
+            .replace("probe.track(", "")
+            .replace(", batch_size=args.batch_size)", "")
+            .replace(", batch_size=BATCH_SIZE)", "")
+            .replace(", batch_size=self.batch_size)", "")
+            .replace("iter(dataloader))", "iter(dataloader)");
+        let undone = undone
+            .replacen("enumerate(loader))", "enumerate(loader)", 1)
+            .replacen("self.loader):", "self.loader:", 1);
+        assert_eq!(
+            undone, original,
+            "{name}: only the loop's iterable and one import changed"
+        );
+    }
+}
+
+#[test]
+fn without_a_clear_loop_the_instrumenter_says_what_to_add() {
+    let rt = runtime();
+    for name in ["no_loop.py", "two_loops.py"] {
+        let result = rt
+            .block_on(knobs::instrument(&python(), &fixture(name)))
+            .unwrap();
+        assert!(!result.ok, "{name}");
+        assert!(result.message.is_some(), "{name}");
+    }
+}
+
+#[test]
+fn workload_flags_are_not_knobs_and_roles_are_recognised() {
+    let rt = runtime();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/train.py");
+    let options = rt.block_on(knobs::read_options(&python(), &demo)).unwrap();
+    assert!(options.len() >= 12, "{options:?}");
+    let found = knobs::knobs_from(&options, &[], &[]).unwrap();
+    let names: Vec<&str> = found.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "batch_size",
+            "fetch_concurrency",
+            "decode_concurrency",
+            "num_threads",
+            "sink_buffer",
+            "mode"
+        ]
+    );
+    let role = |n: &str| found.iter().find(|k| k.name == n).unwrap().role.clone();
+    assert_eq!(role("batch_size"), KnobRole::BatchSize);
+    assert_eq!(
+        role("fetch_concurrency"),
+        KnobRole::Concurrency {
+            stage: Some("fetch".to_owned())
+        }
+    );
+    assert_eq!(role("num_threads"), KnobRole::Threads);
+    assert_eq!(role("sink_buffer"), KnobRole::Buffer);
+    assert_eq!(
+        role("mode"),
+        KnobRole::Subprocess {
+            value: "mtp".to_owned()
+        }
+    );
+    // The user narrows and widens.
+    let narrowed = knobs::knobs_from(
+        &options,
+        &["steps=int:50..100".to_owned()],
+        &["--mode".to_owned(), "batch-size".to_owned()],
+    )
+    .unwrap();
+    let names: Vec<&str> = narrowed.iter().map(|k| k.name.as_str()).collect();
+    assert!(
+        names.contains(&"steps") && !names.contains(&"mode") && !names.contains(&"batch_size"),
+        "{names:?}"
+    );
+    assert_eq!(
+        narrowed.iter().find(|k| k.name == "steps").unwrap().range,
+        Some((50, 100))
+    );
+    assert!(
+        knobs::knobs_from(&options, &["nope=int:1..2".to_owned()], &[])
+            .unwrap_err()
+            .contains("no such argparse option")
+    );
+    assert!(knobs::knobs_from(&options, &["steps=int:9..2".to_owned()], &[]).is_err());
+}
