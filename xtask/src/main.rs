@@ -32,6 +32,10 @@ tasks:
   bench tree      print the time and memory of the tree pictures and of saving one change
   bench bookkeeping
                   print one experiment completion's bookkeeping and a resume at 1,000 experiments
+  bench search [ARGS]
+                  the search-efficiency benchmark: the built-in planner through the engine
+                  against Optuna TPE, random search and grid order on the simulator
+                  (ARGS go to fixtures/sim/bench_search.py, e.g. --seeds 3)
   report <workdir>
                   write <workdir>/report.md (as `autoresearch report`)
   chaos [--kills N]
@@ -44,6 +48,7 @@ fn main() -> Result<()> {
         ["ci"] => ci::run(),
         ["setup"] => ci::setup(),
         ["slurm", "up"] => ci::slurm_up(),
+        ["bench", "search", rest @ ..] => bench_search(rest),
         ["bench", name] => bench(name),
         ["report", workdir] => cargo(&[
             "run",
@@ -101,6 +106,39 @@ fn bench(name: &str) -> Result<()> {
         args.extend(["--features", features]);
     }
     cargo(&args)
+}
+
+/// The search-efficiency benchmark: builds the release binary, installs the pinned
+/// Optuna into `.venv`, and runs `fixtures/sim/bench_search.py`.
+fn bench_search(rest: &[&str]) -> Result<()> {
+    cargo(&["build", "--release", "-p", "autoresearch-cli"])?;
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        ci::setup()?;
+    }
+    run_command(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(root.join("fixtures/sim/requirements-bench.txt")),
+    )?;
+    run_command(
+        Command::new(&python)
+            .arg(root.join("fixtures/sim/bench_search.py"))
+            .arg("--autoresearch")
+            .arg(root.join("target/release/autoresearch"))
+            .args(["--python", "python3", "--out"])
+            .arg(root.join("target/bench-search.md"))
+            .args(rest)
+            .current_dir(&root),
+    )
 }
 
 /// The crash campaign of the CLI's test suite, with `kills` kills.

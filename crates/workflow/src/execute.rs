@@ -184,7 +184,15 @@ pub(crate) async fn watch(
     cancel: &CancelToken,
 ) -> Result<JobEnd, PollStop> {
     let timeout = Duration::from_secs(ctx.config.job_timeout_s);
-    let interval = Duration::from_secs(ctx.config.poll_interval_s);
+    // AUTORESEARCH_POLL_MS overrides the interval for simulated jobs (benchmarks and
+    // tests), whose runs take milliseconds.
+    let interval = std::env::var("AUTORESEARCH_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(
+            Duration::from_secs(ctx.config.poll_interval_s),
+            Duration::from_millis,
+        );
     let launched = launched_at
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .unwrap_or_else(jiff::Timestamp::now);

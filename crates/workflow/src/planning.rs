@@ -272,7 +272,34 @@ pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecisio
     // The iteration limit counts rounds already planned: round N may plan while N ≤ limit.
     let mut before = progress(ctx, books);
     before.plateau.rounds = books.state.plateau.rounds.saturating_sub(1);
-    let stop = should_stop(&before, &limits(ctx));
+    let mut stop = should_stop(&before, &limits(ctx));
+    // Failures before any job ran, several in a row, are not the experiments' fault.
+    let early = |h: &crate::state::HistoryEntry| {
+        h.failure.as_ref().is_some_and(|f| {
+            matches!(
+                f.phase,
+                autoresearch_hypothesis_tree::FailurePhase::Source
+                    | autoresearch_hypothesis_tree::FailurePhase::Build
+                    | autoresearch_hypothesis_tree::FailurePhase::Launch
+            )
+        })
+    };
+    let streak = books
+        .state
+        .history
+        .iter()
+        .rev()
+        .take_while(|h| early(h))
+        .count() as u32;
+    let baseline_failed = find_kind(books, ExperimentKind::Baseline)
+        .and_then(|b| books.tree.get(&b).map(|n| n.status == NodeStatus::Failed))
+        .unwrap_or(false);
+    if stop.is_none() && baseline_failed {
+        stop = Some(StopReason::BaselineFailed);
+    }
+    if stop.is_none() && streak >= crate::policy::MAX_FAILURES_BEFORE_JOBS {
+        stop = Some(StopReason::RepeatedFailures { count: streak });
+    }
     books.save_state()?;
     if let Some(reason) = stop {
         books.state.stop = Some(reason.clone());

@@ -91,7 +91,18 @@ pub enum StopReason {
     },
     /// Nothing was left to run and no planner proposed more.
     QueueDrained,
+    /// The baseline failed: there is nothing to compare experiments with.
+    BaselineFailed,
+    /// The last experiments all failed before their jobs ran (source, build, launch):
+    /// something outside the experiments is broken.
+    RepeatedFailures {
+        /// How many in a row.
+        count: u32,
+    },
 }
+
+/// Failures before a job ran, in a row, that stop the run.
+pub const MAX_FAILURES_BEFORE_JOBS: u32 = 3;
 
 /// One sentence saying why the run stopped.
 pub fn describe_stop(reason: &StopReason) -> String {
@@ -115,6 +126,12 @@ pub fn describe_stop(reason: &StopReason) -> String {
         StopReason::QueueDrained => {
             "nothing was left to run, and no planner proposed more".to_owned()
         }
+        StopReason::BaselineFailed => {
+            "the baseline failed, so there is nothing to compare experiments with (see its failure; fix the job, then start a new work directory)".to_owned()
+        }
+        StopReason::RepeatedFailures { count } => format!(
+            "{count} experiments in a row failed before their jobs ran (see the failures; fix the build or launch command, then resume with --update-config)"
+        ),
     }
 }
 

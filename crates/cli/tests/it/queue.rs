@@ -44,7 +44,7 @@ fn the_queue_is_edited_while_the_engine_is_stopped_and_the_edits_run() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(out.contains("queued 002_eight_loaders"), "{out}");
+    assert!(out.contains("queued 003_eight_loaders"), "{out}");
     let (code, _, stderr) = cli(
         home.path(),
         &[
@@ -61,7 +61,7 @@ fn the_queue_is_edited_while_the_engine_is_stopped_and_the_edits_run() {
     assert_eq!(code, 0, "{stderr}");
     let (_, out, _) = cli(
         home.path(),
-        &["queue", &wd, "set-priority", "003_two_loaders", "-3"],
+        &["queue", &wd, "set-priority", "004_two_loaders", "-3"],
     );
     assert!(out.contains("priority -3"), "{out}");
     let (_, out, _) = cli(home.path(), &["queue", &wd, "list"]);
@@ -69,13 +69,13 @@ fn the_queue_is_edited_while_the_engine_is_stopped_and_the_edits_run() {
         .lines()
         .map(|l| l.split_whitespace().nth(1).unwrap())
         .collect();
-    assert_eq!(order, ["003_two_loaders", "002_eight_loaders"], "{out}");
-    let (code, _, stderr) = cli(home.path(), &["queue", &wd, "remove", "003_two_loaders"]);
+    assert_eq!(order, ["004_two_loaders", "003_eight_loaders"], "{out}");
+    let (code, _, stderr) = cli(home.path(), &["queue", &wd, "remove", "004_two_loaders"]);
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli(home.path(), &["queue", &wd, "remove", "003_two_loaders"]);
+    let (code, _, stderr) = cli(home.path(), &["queue", &wd, "remove", "004_two_loaders"]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("003_two_loaders is not queued") && stderr.contains("hint:"),
+        stderr.contains("004_two_loaders is not queued") && stderr.contains("hint:"),
         "{stderr}"
     );
     let (code, _, stderr) = cli(
@@ -98,7 +98,7 @@ fn the_queue_is_edited_while_the_engine_is_stopped_and_the_edits_run() {
         .open(workdir.join("engine/lock"))
         .unwrap();
     holder.lock().unwrap();
-    let (code, _, stderr) = cli(home.path(), &["queue", &wd, "remove", "002_eight_loaders"]);
+    let (code, _, stderr) = cli(home.path(), &["queue", &wd, "remove", "003_eight_loaders"]);
     drop(holder);
     assert_eq!(code, 2);
     assert!(
@@ -112,13 +112,13 @@ fn the_queue_is_edited_while_the_engine_is_stopped_and_the_edits_run() {
         &["run", &wd, "--max-experiments", "5", "--update-config"],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(!stderr.contains("003_two_loaders] launched"), "{stderr}");
+    assert!(!stderr.contains("004_two_loaders] launched"), "{stderr}");
     let rows = table_rows(&workdir);
     let ids: Vec<&str> = rows.iter().map(|r| r["run_id"].as_str()).collect();
-    assert!(ids.contains(&"002_eight_loaders"), "{ids:?}");
-    assert!(!ids.contains(&"003_two_loaders"), "{ids:?}");
+    assert!(ids.contains(&"003_eight_loaders"), "{ids:?}");
+    assert!(!ids.contains(&"004_two_loaders"), "{ids:?}");
     let command =
-        std::fs::read_to_string(workdir.join("runs/002_eight_loaders/command.txt")).unwrap();
+        std::fs::read_to_string(workdir.join("runs/003_eight_loaders/command.txt")).unwrap();
     assert!(command.contains("--load-concurrency 8"), "{command}");
     let (code, out, _) = cli(home.path(), &["status", &wd, "--json"]);
     assert_eq!(code, 0);

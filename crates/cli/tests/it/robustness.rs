@@ -133,7 +133,12 @@ fn a_failing_build_is_recorded_per_experiment() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let rows = table_rows(&workdir);
-    assert_eq!(rows.len(), 2, "baseline and headspace (no agent, no MTP)");
+    assert_eq!(
+        rows.len(),
+        3,
+        "the three seeds (MTP through the script's --mode flag)"
+    );
+    assert!(stderr.contains("stopped: the baseline failed"), "{stderr}");
     for row in &rows {
         assert_eq!(row["status"], "failed");
         assert!(row["notes"].starts_with("build_failed"), "{}", row["notes"]);
@@ -335,7 +340,8 @@ fn a_job_that_stops_printing_is_cancelled_as_stalled() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(120), "{stderr}");
     let rows = table_rows(&workdir);
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3, "the three seeds");
+    assert!(stderr.contains("stopped: the baseline failed"), "{stderr}");
     for row in &rows {
         assert_eq!(row["status"], "failed");
         assert!(
