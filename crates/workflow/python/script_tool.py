@@ -29,7 +29,36 @@ def literal(node):
         return None
 
 
+def constants(tree):
+    """Module-level names bound to literals (numbers, strings, dicts of them)."""
+    values = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = literal(node.value)
+            if value is not None:
+                values[node.targets[0].id] = value
+    return values
+
+
+def resolve(node, names):
+    """A default's value: a literal, a module-level constant, or CONSTANTS["key"]."""
+    value = literal(node)
+    if value is not None:
+        return value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        container = names.get(node.value.id)
+        key = literal(node.slice)
+        if isinstance(container, dict):
+            return container.get(key)
+        if isinstance(container, (list, tuple)) and isinstance(key, int) and -len(container) <= key < len(container):
+            return container[key]
+    return None
+
+
 def knobs(tree):
+    names = constants(tree)
     out = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -46,10 +75,10 @@ def knobs(tree):
         action = literal(kw["action"]) if "action" in kw else None
         if action in ("store_true", "store_false"):
             kind = "bool"
-        default = literal(kw["default"]) if "default" in kw else (False if action == "store_true" else None)
+        default = resolve(kw["default"], names) if "default" in kw else (False if action == "store_true" else None)
         if kind == "str" and default is not None and not isinstance(default, str):
             kind = type(default).__name__
-        choices = literal(kw["choices"]) if "choices" in kw else None
+        choices = resolve(kw["choices"], names) if "choices" in kw else None
         help_text = literal(kw["help"]) if "help" in kw else None
         out.append({
             "flag": long_flags[0],

@@ -36,6 +36,9 @@ pub struct PlannerView<'a> {
     pub wanted: usize,
     /// Seeds the sampling phase.
     pub seed: u64,
+    /// The smallest batch size that failed (out of memory, say): never tried again, nor
+    /// anything larger.
+    pub failed_batch: Option<i64>,
 }
 
 /// A configuration: normalised flag name → value.
@@ -126,16 +129,21 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
         .and_then(|s| s.data_wait_share_pct.value().copied())
         .unwrap_or(0.0);
     let headspace = view.headspace_pct.unwrap_or(wait_share);
-    let data_bound = headspace >= 10.0 || wait_share >= 10.0;
+    // Whether the *best* still waits for data: the baseline's headspace says where the
+    // run started, the best's own wait share says where it is now.
+    let data_bound = match view.best_summary {
+        Some(_) => wait_share >= 10.0,
+        None => headspace >= 10.0,
+    };
     let stage = view
         .best_summary
         .and_then(|s| s.bottleneck.value())
         .and_then(|b| b.stage.clone());
     let mut candidates: Vec<Candidate> = Vec::new();
     let why = if data_bound {
-        format!("the job waits for data (headspace {headspace:.0}%)")
+        format!("the best still waits for data ({wait_share:.0}% of each step)")
     } else {
-        format!("the job is compute-bound (headspace {headspace:.0}%)")
+        format!("the best is compute-bound (it waits {wait_share:.0}% of each step)")
     };
     let set = |knob: &Knob,
                value: String,
@@ -177,118 +185,142 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
         .filter(|k| stage.as_deref().is_some_and(|s| stage_matches(k, s)))
         .collect();
     let by_role = |role: fn(&KnobRole) -> bool| view.knobs.iter().filter(move |k| role(&k.role));
-    // Phase 1: the levers, in the order the facts suggest.
     let scale = |knob: &Knob, factor: f64| -> Option<String> {
         let current = int_value(knob, &base)?;
         let next = clamp(knob, ((current as f64) * factor).round() as i64);
         (next != current).then(|| next.to_string())
     };
-    if data_bound {
-        for knob in bottleneck
-            .iter()
-            .chain(concurrency.iter().filter(|k| !bottleneck.contains(k)))
-        {
-            let stage_name = match &knob.role {
-                KnobRole::Concurrency { stage: Some(s) } => s.clone(),
-                _ => knob.name.clone(),
-            };
-            let is_bottleneck = bottleneck.contains(knob);
-            for factor in [2.0, 4.0, 0.5] {
-                if let Some(v) = scale(knob, factor) {
-                    let direction = if factor > 1.0 { "raising" } else { "lowering" };
-                    let reason = if is_bottleneck {
-                        format!("{why} and {stage_name} is the bottleneck stage")
+    let raise =
+        |knob: &Knob, factors: &[f64], reason: &str, tag: &str, candidates: &mut Vec<Candidate>| {
+            for factor in factors {
+                if let Some(v) = scale(knob, *factor) {
+                    let (direction, effect) = if *factor > 1.0 {
+                        ("raising", "should deliver more")
                     } else {
-                        why.clone()
-                    };
-                    let effect = if factor > 1.0 {
-                        "should deliver items faster".to_owned()
-                    } else {
-                        "may cut contention (less can be more)".to_owned()
+                        ("lowering", "may cut contention (less can be more)")
                     };
                     set(
                         knob,
                         v.clone(),
                         format!("{reason}: {direction} {} to {v} {effect}.", knob.name),
-                        "concurrency_tuning",
-                        &mut candidates,
+                        tag,
+                        candidates,
                     );
                 }
             }
-        }
-        for knob in by_role(|r| *r == KnobRole::Threads) {
-            if let Some(v) = scale(knob, 2.0) {
+        };
+    let mtp = |candidates: &mut Vec<Candidate>| {
+        for knob in by_role(|r| matches!(r, KnobRole::Subprocess { .. })) {
+            if let KnobRole::Subprocess { value } = &knob.role {
                 set(
                     knob,
-                    v.clone(),
+                    value.clone(),
                     format!(
-                        "{why}: a larger thread budget ({v}) lets every stage reach its concurrency."
+                        "{why}: running the pipeline in a subprocess keeps loader threads off the training loop's interpreter."
                     ),
-                    "concurrency_tuning",
-                    &mut candidates,
+                    "mtp",
+                    candidates,
                 );
             }
         }
-    }
-    for knob in by_role(|r| matches!(r, KnobRole::Subprocess { .. })) {
-        if let KnobRole::Subprocess { value } = &knob.role {
-            set(
+    };
+    // Phase 1: the levers, in the order the facts suggest. Big steps first: an
+    // experiment is expensive, and a doubling that helps is followed by another.
+    if data_bound {
+        for knob in &bottleneck {
+            let name = match &knob.role {
+                KnobRole::Concurrency { stage: Some(s) } => s.clone(),
+                _ => knob.name.clone(),
+            };
+            raise(
                 knob,
-                value.clone(),
-                format!(
-                    "{why}: running the pipeline in a subprocess keeps loader threads off the training loop's interpreter."
-                ),
-                "mtp",
+                &[4.0, 2.0],
+                &format!("{why} and {name} is the bottleneck stage"),
+                "concurrency_tuning",
                 &mut candidates,
             );
         }
-    }
-    if data_bound {
+        for knob in concurrency.iter().filter(|k| !bottleneck.contains(k)) {
+            raise(
+                knob,
+                &[4.0, 2.0],
+                &why,
+                "concurrency_tuning",
+                &mut candidates,
+            );
+        }
         for knob in by_role(|r| *r == KnobRole::Buffer) {
-            if let Some(v) = scale(knob, 2.0) {
-                set(
-                    knob,
-                    v.clone(),
-                    format!("{why}: a deeper buffer ({v}) absorbs jitter between batches."),
-                    "",
-                    &mut candidates,
-                );
-            }
+            raise(
+                knob,
+                &[4.0],
+                &format!("{why}: a deeper buffer absorbs jitter between batches"),
+                "",
+                &mut candidates,
+            );
         }
-    }
-    for knob in by_role(|r| *r == KnobRole::BatchSize) {
-        let factors: &[f64] = if headspace > 50.0 || !data_bound {
-            &[2.0, 4.0]
-        } else {
-            &[2.0]
-        };
-        for factor in factors {
-            if let Some(v) = scale(knob, *factor) {
-                set(
-                    knob,
-                    v.clone(),
-                    format!(
-                        "{why}: batches of {v} amortise each step's fixed costs; judged per sample."
-                    ),
-                    "batch_size_tuning",
-                    &mut candidates,
-                );
-            }
+        for knob in by_role(|r| *r == KnobRole::Threads) {
+            raise(
+                knob,
+                &[2.0],
+                &format!("{why}: a larger thread budget lets every stage reach its concurrency"),
+                "concurrency_tuning",
+                &mut candidates,
+            );
         }
-    }
-    if !data_bound {
+        mtp(&mut candidates);
+        for knob in by_role(|r| *r == KnobRole::BatchSize) {
+            raise(
+                knob,
+                &[2.0],
+                &format!(
+                    "{why}: bigger batches amortise each step's fixed costs (judged per sample)"
+                ),
+                "batch_size_tuning",
+                &mut candidates,
+            );
+        }
+        for knob in &bottleneck {
+            raise(knob, &[0.5], &why, "concurrency_tuning", &mut candidates);
+        }
+    } else {
+        for knob in by_role(|r| *r == KnobRole::BatchSize) {
+            raise(
+                knob,
+                &[2.0, 4.0],
+                &format!(
+                    "{why}: bigger batches amortise each step's fixed costs (judged per sample)"
+                ),
+                "batch_size_tuning",
+                &mut candidates,
+            );
+        }
+        mtp(&mut candidates);
+        for knob in by_role(|r| *r == KnobRole::Buffer) {
+            raise(
+                knob,
+                &[4.0],
+                &format!("{why}: a deeper buffer absorbs jitter between batches"),
+                "",
+                &mut candidates,
+            );
+        }
         for knob in &concurrency {
-            if let Some(v) = scale(knob, 0.5) {
-                set(
-                    knob,
-                    v.clone(),
-                    format!(
-                        "{why}: fewer loader threads ({v}) leave more CPU to the training step."
-                    ),
-                    "concurrency_tuning",
-                    &mut candidates,
-                );
-            }
+            raise(
+                knob,
+                &[0.5, 2.0],
+                &format!("{why}: loader threads compete with the step for CPU"),
+                "concurrency_tuning",
+                &mut candidates,
+            );
+        }
+        for knob in by_role(|r| *r == KnobRole::Threads) {
+            raise(
+                knob,
+                &[0.5],
+                &format!("{why}: a smaller pool leaves CPU to the step"),
+                "concurrency_tuning",
+                &mut candidates,
+            );
         }
     }
     if !view.best_env.contains_key("AUTORESEARCH_GC_EVERY") {
@@ -375,6 +407,16 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
                 tags: Vec::new(),
             });
         }
+    }
+    // Never a batch size at or above one that failed.
+    let batch_knob = view.knobs.iter().find(|k| k.role == KnobRole::BatchSize);
+    if let (Some(limit), Some(knob)) = (view.failed_batch, batch_knob) {
+        candidates.retain(|c| {
+            c.config
+                .get(&knob.name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_none_or(|b| b < limit)
+        });
     }
     // A flag set to its default is the same experiment as no flag.
     let canonical = |config: &Config| -> Config {

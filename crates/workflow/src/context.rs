@@ -13,6 +13,9 @@ use crate::books::Books;
 use crate::config::RunConfig;
 use crate::workdir::Workdir;
 
+/// The least time between two drawings of the pictures.
+pub const PICTURE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Receives one line of progress for people (the CLI prints it).
 pub type ProgressSink = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -64,6 +67,8 @@ pub struct Context {
     /// Held by an experiment from preparation to its job's end when checkouts are not
     /// isolated (Sapling): there is one working copy, so experiments take turns.
     pub exclusive: Option<tokio::sync::Mutex<()>>,
+    /// When the pictures were last drawn.
+    pictures_at: Mutex<Option<Instant>>,
 }
 
 impl Context {
@@ -92,6 +97,7 @@ impl Context {
             progress,
             started: Instant::now(),
             exclusive: None,
+            pictures_at: Mutex::new(None),
         }
     }
 
@@ -108,6 +114,21 @@ impl Context {
     pub fn one_at_a_time(mut self) -> Self {
         self.exclusive = Some(tokio::sync::Mutex::new(()));
         self
+    }
+
+    /// Redraws the pictures, at most once every [`PICTURE_INTERVAL`]: real experiments
+    /// take minutes, so every completion redraws them; simulated ones finishing
+    /// milliseconds apart do not pay for a drawing each (the run's end always redraws).
+    pub fn maybe_pictures(&self, books: &Books) {
+        let mut at = self
+            .pictures_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if at.is_some_and(|t| t.elapsed() < PICTURE_INTERVAL) {
+            return;
+        }
+        crate::record::write_pictures(books);
+        *at = Some(Instant::now());
     }
 
     /// Reports one line of progress.

@@ -173,7 +173,15 @@ pub fn knobs_from(
             (None, Some(_)) => KnobRole::Other,
             (None, None) => continue,
         };
-        let default = value_text(&option.default);
+        // An unknown default of a concurrency-like knob is taken as 1 (a single worker),
+        // so the planner can still scale it.
+        let default = value_text(&option.default).or_else(|| {
+            matches!(
+                role,
+                KnobRole::Concurrency { .. } | KnobRole::Threads | KnobRole::Buffer
+            )
+            .then(|| "1".to_owned())
+        });
         let range = forced.or_else(|| {
             (option.kind == "int").then(|| {
                 let d = default

@@ -49,7 +49,7 @@ pub use config::{
     AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
     RunConfig, RunRequest, UPDATABLE,
 };
-pub use context::{Context, ProgressSink, SourceLayout};
+pub use context::{Context, PICTURE_INTERVAL, ProgressSink, SourceLayout};
 pub use error::WorkflowError;
 pub use execute::{HARD_CAP_TIMEOUTS, JobEnd, job_name};
 pub use lifecycle::ExperimentWorkflow;

@@ -307,7 +307,7 @@ impl ExperimentWorkflow {
                     log_tail: collected.log_tail.clone(),
                 },
             )?;
-            record::write_pictures(&books);
+            ctx.maybe_pictures(&books);
             recorded
         };
         let line = match (&failure, collected.summary.step_time.value()) {
@@ -469,7 +469,7 @@ impl ExperimentWorkflow {
                     log_tail: String::new(),
                 },
             )?;
-            record::write_pictures(&books);
+            ctx.maybe_pictures(&books);
         }
         // A failed preparation still ends a round: otherwise a run whose last
         // experiment failed to build would end without planning again.

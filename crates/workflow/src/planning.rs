@@ -500,6 +500,35 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .filter(|s| s.kind != ExperimentKind::Headspace)
         .map(|s| config_key(&s.launch_args, &s.env))
         .collect();
+    let batch_flag = books
+        .state
+        .knobs
+        .iter()
+        .find(|k| k.role == crate::knobs::KnobRole::BatchSize)
+        .map(|k| k.name.clone());
+    let failed_batch = batch_flag.and_then(|name| {
+        books
+            .tree
+            .nodes()
+            .filter(|n| {
+                n.failure.as_ref().is_some_and(|f| {
+                    matches!(
+                        f.kind,
+                        autoresearch_hypothesis_tree::FailureKind::JobRuntimeFailed
+                            | autoresearch_hypothesis_tree::FailureKind::JobStartupFailed
+                            | autoresearch_hypothesis_tree::FailureKind::JobFailed
+                    )
+                })
+            })
+            .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
+            .filter_map(|s| {
+                s.launch_args
+                    .iter()
+                    .find(|(k, _)| crate::spec::normalise_flag(k) == name)
+                    .and_then(|(_, v)| v.parse::<i64>().ok())
+            })
+            .min()
+    });
     let waiting = books
         .tree
         .nodes()
@@ -539,6 +568,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         tried,
         wanted: slots.saturating_sub(waiting).clamp(1, MAX_PROPOSALS),
         seed: books.tree.len() as u64,
+        failed_batch,
     };
     crate::builtin_planner::plan(&view)
 }

@@ -10,4 +10,5 @@ mod help;
 mod queue;
 mod resume;
 mod robustness;
+mod simulated;
 mod support;

@@ -51,6 +51,7 @@ fn view(
         tried,
         wanted: 3,
         seed: 1,
+        failed_batch: None,
     }
 }
 
@@ -65,11 +66,12 @@ fn a_data_bound_job_gets_more_loader_concurrency_with_the_threads_to_match() {
             .launch_args
             .get("--fetch-concurrency")
             .map(String::as_str),
-        Some("2")
+        Some("4"),
+        "big steps first"
     );
     assert_eq!(
         first.launch_args.get("--num-threads").map(String::as_str),
-        Some("3"),
+        Some("5"),
         "threads ≥ the stages' concurrency"
     );
     assert_eq!(first.tags, ["concurrency_tuning"]);
@@ -83,7 +85,7 @@ fn a_data_bound_job_gets_more_loader_concurrency_with_the_threads_to_match() {
             .launch_args
             .get("--fetch-concurrency")
             .map(String::as_str),
-        Some("4")
+        Some("2")
     );
     assert_eq!(answer.experiments.len(), 3);
 }
@@ -130,4 +132,18 @@ fn tried_configurations_are_skipped_and_an_exhausted_space_stops() {
     ));
     let answer = plan(&view(&knobs, 75.0, tried));
     assert_eq!(answer.action, "stop");
+}
+
+#[test]
+fn a_batch_size_that_failed_is_never_tried_again_nor_anything_larger() {
+    let knobs = knobs();
+    let mut v = view(&knobs, 2.0, BTreeSet::new());
+    v.failed_batch = Some(16);
+    v.wanted = 30;
+    let answer = plan(&v);
+    for p in &answer.experiments {
+        if let Some(b) = p.launch_args.get("--batch-size") {
+            assert!(b.parse::<i64>().unwrap() < 16, "{p:?}");
+        }
+    }
 }
