@@ -39,6 +39,19 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a run stopped by a signal (resumable).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// An async runtime (`multi_thread` for runs), or the exit code after saying why not.
+pub(crate) fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|err| {
+        eprint_error(&format!("cannot start the async runtime: {err}"));
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
 /// Prints an error to stderr, prefixed like every other error of the tool.
 pub(crate) fn eprint_error(message: &str) {
     use std::io::Write;

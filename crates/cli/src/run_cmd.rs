@@ -276,15 +276,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         progress: progress_sink(spinner.clone()),
         grace_period: Duration::from_secs(30),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime(true) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprint_error(&format!("cannot start the async runtime: {err}"));
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     let outcome = runtime.block_on(async {
         let (handle, listener) = shutdown_channel();

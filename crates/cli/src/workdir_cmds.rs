@@ -105,15 +105,9 @@ pub(crate) fn report(workdir: &Path, no_agent: bool) -> ExitCode {
             Err(err) => return fail(&WorkflowError::Config(err)),
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime(false) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprint_error(&format!("cannot start the async runtime: {err}"));
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(autoresearch_workflow::report::write_report(
         &dir,

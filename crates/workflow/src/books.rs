@@ -34,15 +34,21 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> WorkflowError {
     }
 }
 
+/// The tree of `workdir` (empty before the first experiment), for readers that do not
+/// need the rest of the books.
+pub fn load_tree(workdir: &Workdir) -> Result<HypothesisTree, WorkflowError> {
+    let engine = workdir.engine();
+    if engine.join("nodes").is_dir() {
+        store::load(&engine).map_err(|err| corrupt(&engine.join("nodes"), err.to_string()))
+    } else {
+        Ok(HypothesisTree::new())
+    }
+}
+
 impl Books {
     /// Loads the books of `workdir` (empty ones for a new run).
     pub fn open(workdir: &Workdir) -> Result<Self, WorkflowError> {
-        let engine = workdir.engine();
-        let tree = if engine.join("nodes").is_dir() {
-            store::load(&engine).map_err(|err| corrupt(&engine.join("nodes"), err.to_string()))?
-        } else {
-            HypothesisTree::new()
-        };
+        let tree = load_tree(workdir)?;
         let state = RunState::load(&workdir.state())?.unwrap_or_default();
         std::fs::create_dir_all(workdir.root())
             .map_err(WorkflowError::io("create", workdir.root()))?;

@@ -232,9 +232,10 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
                 KnobRole::Concurrency { stage: Some(s) } => s.clone(),
                 _ => knob.name.clone(),
             };
+            // ×1.5 brackets a contention knee between the doublings.
             raise(
                 knob,
-                &[4.0, 2.0],
+                &[4.0, 2.0, 1.5],
                 &format!("{why} and {name} is the bottleneck stage"),
                 "concurrency_tuning",
                 &mut candidates,
@@ -286,7 +287,7 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
         for knob in by_role(|r| *r == KnobRole::BatchSize) {
             raise(
                 knob,
-                &[2.0, 4.0],
+                &[4.0, 2.0, 8.0],
                 &format!(
                     "{why}: bigger batches amortise each step's fixed costs (judged per sample)"
                 ),

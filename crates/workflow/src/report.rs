@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use autoresearch_hypothesis_tree::store;
 use autoresearch_llm_client::{AgentCall, LlmClient};
 
 use crate::config::RunConfig;
@@ -26,16 +25,7 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
         return Err(WorkflowError::NotAWorkdir(workdir.root().to_owned()));
     }
     let state = RunState::load(&workdir.state())?.unwrap_or_default();
-    let engine = workdir.engine();
-    let tree = if engine.join("nodes").is_dir() {
-        store::load(&engine).map_err(|err| WorkflowError::Corrupt {
-            path: engine.join("nodes"),
-            detail: err.to_string(),
-            hint: "restore the folder from a backup".to_owned(),
-        })?
-    } else {
-        autoresearch_hypothesis_tree::HypothesisTree::new()
-    };
+    let tree = crate::books::load_tree(workdir)?;
     let rows = if workdir.master_table().exists() {
         MasterTable::read(&workdir.master_table()).map_err(|err| WorkflowError::Corrupt {
             path: workdir.master_table(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use autoresearch_hypothesis_tree::{NodeStatus, store};
+use autoresearch_hypothesis_tree::NodeStatus;
 use serde::Serialize;
 
 use crate::config::RunConfig;
@@ -74,16 +74,7 @@ pub fn status(workdir: &Workdir) -> Result<StatusReport, WorkflowError> {
         return Err(WorkflowError::NotAWorkdir(workdir.root().to_owned()));
     }
     let state = RunState::load(&workdir.state())?.unwrap_or_default();
-    let engine = workdir.engine();
-    let tree = if engine.join("nodes").is_dir() {
-        store::load(&engine).map_err(|err| WorkflowError::Corrupt {
-            path: engine.join("nodes"),
-            detail: err.to_string(),
-            hint: "restore the folder from a backup".to_owned(),
-        })?
-    } else {
-        autoresearch_hypothesis_tree::HypothesisTree::new()
-    };
+    let tree = crate::books::load_tree(workdir)?;
     let counts = tree
         .counts_by_status()
         .into_iter()

@@ -14,31 +14,8 @@ fn instrumented_repo(root: &std::path::Path) -> UserRepo {
     let repo = UserRepo::create(root);
     let text = instrumented(&repo.script);
     std::fs::write(repo.dir.join("train.py"), &text).unwrap();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo.dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    };
-    git(&["commit", "-qam", "instrumented by hand"]);
-    let head = String::from_utf8(
-        std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(&repo.dir)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    git(&repo.dir, &["commit", "-qam", "instrumented by hand"]);
+    let head = git(&repo.dir, &["rev-parse", "HEAD"]);
     UserRepo {
         dir: repo.dir,
         head,

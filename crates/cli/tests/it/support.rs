@@ -70,7 +70,8 @@ pub(crate) fn with_default(script: &str, flag: &str, from: &str, to: &str) -> St
     out
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+/// Runs git in `dir` as a fixed test identity; returns its trimmed stdout.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args(args)
         .current_dir(dir)

@@ -97,7 +97,8 @@ fn a_compute_bound_job_starts_at_batch_size() {
     let first = &answer.experiments[0];
     assert_eq!(
         first.launch_args.get("--batch-size").map(String::as_str),
-        Some("16")
+        Some("32"),
+        "big steps first"
     );
     assert_eq!(first.tags, ["batch_size_tuning"]);
 }
