@@ -19,6 +19,9 @@ use snapshot::{dirty_paths, flatten_tree, signature, snapshot_tree};
 pub struct GitVcs {
     repo: gix::ThreadSafeRepository,
     root: PathBuf,
+    /// Serialises changes to the worktree registry (`.git/worktrees`): adding one
+    /// worktree while another call iterates the registry fails in gix.
+    registry: std::sync::Mutex<()>,
 }
 
 /// Reference-log entries written by this crate carry this identity, so no user
@@ -43,7 +46,11 @@ impl GitVcs {
             std::fs::canonicalize(&root).map_err(|err| VcsError::io("resolve", &root, err))?;
         let options = gix::open::Options::default().cli_overrides(IDENTITY_OVERRIDES);
         let repo = gix::ThreadSafeRepository::open_opts(&root, options).git("open", &root)?;
-        Ok(Self { repo, root })
+        Ok(Self {
+            repo,
+            root,
+            registry: std::sync::Mutex::new(()),
+        })
     }
 
     fn local(&self) -> gix::Repository {
@@ -241,6 +248,11 @@ impl Vcs for GitVcs {
         branch: &str,
         commit: &CommitId,
     ) -> Result<Checkout, VcsError> {
+        // The guard protects no data, so a panic elsewhere leaves nothing to repair.
+        let _registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let full = branch_ref(branch)?;
         let repo = self.local();
         let oid = self.commit_oid(&repo, commit)?;
@@ -327,6 +339,10 @@ impl Vcs for GitVcs {
     }
 
     fn list_checkouts(&self) -> Result<Vec<CheckoutInfo>, VcsError> {
+        let _registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let repo = self.local();
         let mut found = Vec::new();
         for proxy in repo.worktrees().git("list worktrees", &self.root)? {
@@ -346,6 +362,10 @@ impl Vcs for GitVcs {
     }
 
     fn remove_checkout(&self, path: &Path) -> Result<(), VcsError> {
+        let _registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let repo = self.local();
         match self.registered_worktree(&repo, path)? {
             Some(base) => self.remove_registered(&repo, &base),

@@ -372,3 +372,32 @@ fn errors_of_checkout_creation_name_the_problem() {
     ));
     assert!(!repo.sibling("w").exists());
 }
+
+/// Adding worktrees while others are being added used to fail in the registry
+/// ("Failed to read or iterate worktree directories"); the backend serialises it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_checkouts_created_at_once_all_succeed() {
+    let repo = TestRepo::new();
+    let base = repo.head();
+    let handle = VcsHandle::new(Arc::new(GitVcs::open(&repo.root).unwrap()));
+    for round in 0..4 {
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let handle = handle.clone();
+            let base = CommitId(base.clone());
+            let path = repo.sibling("checkouts").join(format!("r{round}_{n}"));
+            tasks.push(tokio::spawn(async move {
+                handle
+                    .run(move |vcs| {
+                        vcs.create_checkout(&path, &format!("autoresearch/r{round}_{n}"), &base)
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            let checkout = task.await.unwrap().unwrap();
+            assert!(checkout.path.join(".git").exists());
+        }
+    }
+    assert_eq!(handle.vcs().list_checkouts().unwrap().len(), 32);
+}
