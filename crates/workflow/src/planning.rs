@@ -262,6 +262,18 @@ pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecisio
         return Ok(RoundDecision::None);
     }
     let node = books.tree.get(id).cloned();
+    // The seeds make one round together: the first to see them all finished starts it,
+    // and a seed whose turn comes after that starts none.
+    let is_seed = spec_of(books, id).is_some_and(|s| {
+        matches!(
+            s.kind,
+            ExperimentKind::Baseline | ExperimentKind::Headspace | ExperimentKind::Mtp
+        )
+    });
+    if is_seed && books.state.seed_round_done {
+        return Ok(RoundDecision::None);
+    }
+    books.state.seed_round_done = true;
     let failed = node
         .as_ref()
         .is_some_and(|n| n.status == NodeStatus::Failed);

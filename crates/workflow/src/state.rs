@@ -123,6 +123,10 @@ pub struct RunState {
     /// Rounds and rounds without a new best.
     #[serde(default)]
     pub plateau: Plateau,
+    /// Whether the seeds' one planning round has started (the seeds together make one
+    /// round, whichever finishes last).
+    #[serde(default)]
+    pub seed_round_done: bool,
     /// The best when the last planning round ran (a round counts as "new best" when the
     /// best changed since).
     #[serde(default)]
@@ -187,6 +191,7 @@ impl RunState {
             floor_ms: None,
             headspace_pct: None,
             plateau: Plateau::default(),
+            seed_round_done: false,
             best_at_last_round: None,
             practices_tried: BTreeSet::new(),
             structural_attempts: BTreeMap::new(),
