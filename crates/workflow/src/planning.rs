@@ -351,24 +351,21 @@ pub fn history_table(books: &Books) -> String {
         "| run | status | steady step ms | samples/s | vs best then | verdict | bottleneck | changes |\n|---|---|---|---|---|---|---|---|\n",
     );
     for h in &books.state.history {
+        let c = h.cells();
         let _ = writeln!(
             out,
-            "| {} | {}{} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             h.run_id,
-            h.status,
-            if h.improved { " (new best)" } else { "" },
-            h.steady_step_ms
-                .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}")),
-            h.throughput
-                .map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
-            h.delta_vs_best_pct
-                .map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}%")),
+            c.status,
+            c.step_ms,
+            c.throughput,
+            c.delta,
             h.verdict.clone().unwrap_or_else(|| "–".to_owned()),
             h.bottleneck.clone().unwrap_or_else(|| "–".to_owned()),
             if h.changes.is_empty() {
-                "none".to_owned()
+                "none"
             } else {
-                h.changes.clone()
+                h.changes.as_str()
             },
         );
     }

@@ -474,19 +474,11 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
     }
     md.push_str("\n## Recent results\n\n| run | status | steady step ms | samples/s | vs best | changes |\n|---|---|---|---|---|---|\n");
     for h in state.history.iter().rev().take(10) {
+        let c = h.cells();
         let _ = writeln!(
             md,
-            "| {} | {}{} | {} | {} | {} | {} |",
-            h.run_id,
-            h.status,
-            if h.improved { " (new best)" } else { "" },
-            h.steady_step_ms
-                .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}")),
-            h.throughput
-                .map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
-            h.delta_vs_best_pct
-                .map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}%")),
-            h.changes
+            "| {} | {} | {} | {} | {} | {} |",
+            h.run_id, c.status, c.step_ms, c.throughput, c.delta, h.changes
         );
     }
     let failures = books.tree.counts_by_failure();

@@ -70,6 +70,38 @@ pub struct HistoryEntry {
     pub failure: Option<FailureRecord>,
 }
 
+/// One history entry's table cells, as summary.md and the planning prompt show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCells {
+    /// `completed`, `failed`, or `completed (new best)`.
+    pub status: String,
+    /// Steady step, ms, or `–`.
+    pub step_ms: String,
+    /// Samples per second, or `–`.
+    pub throughput: String,
+    /// Change against the best then, or `–`.
+    pub delta: String,
+}
+
+impl HistoryEntry {
+    /// The entry's figures as table cells.
+    pub fn cells(&self) -> HistoryCells {
+        let dash = || "–".to_owned();
+        HistoryCells {
+            status: format!(
+                "{}{}",
+                self.status,
+                if self.improved { " (new best)" } else { "" }
+            ),
+            step_ms: self.steady_step_ms.map_or_else(dash, |v| format!("{v:.2}")),
+            throughput: self.throughput.map_or_else(dash, |v| format!("{v:.1}")),
+            delta: self
+                .delta_vs_best_pct
+                .map_or_else(dash, |v| format!("{v:+.1}%")),
+        }
+    }
+}
+
 /// A new best waiting for its confirmation run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingConfirmation {
