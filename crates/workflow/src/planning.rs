@@ -544,6 +544,29 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .filter(|n| !n.status.is_terminal() && n.node_id != finished)
         .count();
     let slots = ctx.config.max_concurrency as usize + 1;
+    let finished_specs: Vec<(String, ExperimentSpec)> = books
+        .tree
+        .nodes()
+        .filter(|n| n.status == NodeStatus::Completed)
+        .filter_map(|n| {
+            let spec = serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok()?;
+            Some((n.node_id.clone(), spec))
+        })
+        .filter(|(_, spec)| spec.kind != ExperimentKind::Headspace)
+        .collect();
+    let observations = finished_specs
+        .into_iter()
+        .filter_map(|(id, spec)| {
+            Some(crate::builtin_planner::Observation {
+                config: spec
+                    .launch_args
+                    .iter()
+                    .map(|(k, v)| (crate::spec::normalise_flag(k), v.trim().to_owned()))
+                    .collect(),
+                summary: books.summary(&id)?,
+            })
+        })
+        .collect();
     // The base command's own flag values are the defaults the planner starts from.
     let mut knobs = books.state.knobs.clone();
     let tokens: Vec<&str> = ctx.config.base_launch_command.split_whitespace().collect();
@@ -577,6 +600,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         tried,
         wanted: slots.saturating_sub(waiting).clamp(1, MAX_PROPOSALS),
         seed: books.tree.len() as u64,
+        observations,
         failed_batch,
     };
     crate::builtin_planner::plan(&view)

@@ -174,6 +174,11 @@ pub struct StopLimits {
     pub floor_stop_pct: f64,
 }
 
+/// A best this far (percent) *below* the compute-only floor computes differently from
+/// the run the floor was measured on (subprocess mode freed the step's interpreter, say),
+/// so that floor no longer bounds it and is no reason to stop.
+pub const STALE_FLOOR_PCT: f64 = 5.0;
+
 /// The first reason to stop, if any. Budgets come first (they are hard limits), then the
 /// floor, then iterations, then the plateau (which also needs every best practice
 /// tried).
@@ -195,7 +200,8 @@ pub fn should_stop(progress: &RunProgress, limits: &StopLimits) -> Option<StopRe
     }
     if let (Some(best_ms), Some(floor_ms)) = (progress.best_ms, progress.floor_ms)
         && floor_ms > 0.0
-        && (best_ms - floor_ms) / floor_ms * 100.0 <= limits.floor_stop_pct
+        && (-STALE_FLOOR_PCT..=limits.floor_stop_pct)
+            .contains(&((best_ms - floor_ms) / floor_ms * 100.0))
     {
         return Some(StopReason::NearFloor { best_ms, floor_ms });
     }

@@ -6,6 +6,7 @@ mod config;
 mod knobs;
 mod lock;
 mod master_table;
+mod planner_model;
 mod policy;
 mod prompts;
 mod record;

@@ -123,6 +123,21 @@ fn stopping_rules_apply_in_order() {
         ..RunProgress::default()
     };
     assert_eq!(should_stop(&near, &limits()), None);
+    // Just below the floor is at the floor (noise); far below it, the floor was measured
+    // on a configuration that computed differently and bounds nothing.
+    let at = RunProgress {
+        best_ms: Some(49.0),
+        ..near.clone()
+    };
+    assert!(matches!(
+        should_stop(&at, &limits()),
+        Some(StopReason::NearFloor { .. })
+    ));
+    let below = RunProgress {
+        best_ms: Some(40.0),
+        ..near
+    };
+    assert_eq!(should_stop(&below, &limits()), None);
 }
 
 #[test]

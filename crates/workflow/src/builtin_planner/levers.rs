@@ -1,0 +1,272 @@
+//! Single-lever moves: each changes one knob of the best (threads kept sufficient), so
+//! a win is attributable and orthogonal wins stack. Big steps first: an experiment is
+//! expensive, and a doubling that helps is followed by another from the new best.
+
+use super::{Candidate, Proposals, fix_threads, int_value, stage_matches};
+use crate::knobs::{Knob, KnobRole};
+
+/// Appends the single-lever moves, then refinement and seeded samples near the best.
+pub(super) fn propose(p: &mut Proposals<'_>, data_bound: bool) {
+    subprocess_flip(p);
+    if data_bound {
+        data_bound_levers(p);
+    } else {
+        compute_bound_levers(p);
+    }
+    gc_alignment(p);
+    refine(p);
+    sample(p);
+}
+
+/// Subprocess mode on (or off, when the best has it): its effect depends on everything
+/// else, so it is retried from each new best.
+fn subprocess_flip(p: &mut Proposals<'_>) {
+    let knobs = p.view.knobs;
+    for knob in knobs
+        .iter()
+        .filter(|k| matches!(k.role, KnobRole::Subprocess { .. }))
+    {
+        let KnobRole::Subprocess { value } = &knob.role else {
+            continue;
+        };
+        let current = p.base.get(&knob.name).or(knob.default.as_ref());
+        if current == Some(value) {
+            let Some(other) = knob.default.clone().filter(|d| d != value) else {
+                continue;
+            };
+            p.set(
+                knob,
+                other,
+                format!(
+                    "{}: without the subprocess the loader saves its IPC cost per batch.",
+                    p.why
+                ),
+                "mtp",
+            );
+        } else {
+            p.set(
+                knob,
+                value.clone(),
+                format!(
+                    "{}: running the pipeline in a subprocess keeps loader threads off the training loop's interpreter.",
+                    p.why
+                ),
+                "mtp",
+            );
+        }
+    }
+}
+
+fn concurrency_knobs<'a>(p: &Proposals<'a>) -> Vec<&'a Knob> {
+    p.view
+        .knobs
+        .iter()
+        .filter(|k| matches!(k.role, KnobRole::Concurrency { .. }))
+        .collect()
+}
+
+fn knobs_with<'a>(p: &Proposals<'a>, role: KnobRole) -> Vec<&'a Knob> {
+    p.view.knobs.iter().filter(|k| k.role == role).collect()
+}
+
+fn data_bound_levers(p: &mut Proposals<'_>) {
+    let why = p.why.clone();
+    let stage = p
+        .view
+        .best_summary
+        .and_then(|s| s.bottleneck.value())
+        .and_then(|b| b.stage.clone());
+    let concurrency = concurrency_knobs(p);
+    let bottleneck: Vec<&Knob> = concurrency
+        .iter()
+        .copied()
+        .filter(|k| stage.as_deref().is_some_and(|s| stage_matches(k, s)))
+        .collect();
+    for knob in &bottleneck {
+        let name = match &knob.role {
+            KnobRole::Concurrency { stage: Some(s) } => s.clone(),
+            _ => knob.name.clone(),
+        };
+        // ×1.5 brackets a contention knee between the doublings.
+        p.raise(
+            knob,
+            &[4.0, 2.0, 1.5],
+            &format!("{why} and {name} is the bottleneck stage"),
+            "concurrency_tuning",
+        );
+    }
+    for knob in concurrency.iter().filter(|k| !bottleneck.contains(k)) {
+        p.raise(knob, &[4.0, 2.0], &why, "concurrency_tuning");
+    }
+    for knob in knobs_with(p, KnobRole::Buffer) {
+        p.raise(
+            knob,
+            &[4.0],
+            &format!("{why}: a deeper buffer absorbs jitter between batches"),
+            "",
+        );
+    }
+    for knob in knobs_with(p, KnobRole::Threads) {
+        p.raise(
+            knob,
+            &[2.0],
+            &format!("{why}: a larger thread budget lets every stage reach its concurrency"),
+            "concurrency_tuning",
+        );
+    }
+    for knob in knobs_with(p, KnobRole::BatchSize) {
+        p.raise(
+            knob,
+            &[2.0],
+            &format!("{why}: bigger batches amortise each step's fixed costs (judged per sample)"),
+            "batch_size_tuning",
+        );
+    }
+    for knob in &bottleneck {
+        p.raise(knob, &[0.5], &why, "concurrency_tuning");
+    }
+}
+
+fn compute_bound_levers(p: &mut Proposals<'_>) {
+    let why = p.why.clone();
+    for knob in knobs_with(p, KnobRole::BatchSize) {
+        p.raise(
+            knob,
+            &[4.0, 2.0, 8.0],
+            &format!("{why}: bigger batches amortise each step's fixed costs (judged per sample)"),
+            "batch_size_tuning",
+        );
+    }
+    for knob in knobs_with(p, KnobRole::Buffer) {
+        p.raise(
+            knob,
+            &[4.0],
+            &format!("{why}: a deeper buffer absorbs jitter between batches"),
+            "",
+        );
+    }
+    for knob in concurrency_knobs(p) {
+        p.raise(
+            knob,
+            &[0.5, 2.0],
+            &format!("{why}: loader threads compete with the step for CPU"),
+            "concurrency_tuning",
+        );
+    }
+    for knob in knobs_with(p, KnobRole::Threads) {
+        p.raise(
+            knob,
+            &[0.5],
+            &format!("{why}: a smaller pool leaves CPU to the step"),
+            "concurrency_tuning",
+        );
+    }
+}
+
+/// Garbage collection at fixed steps (the probe's `AUTORESEARCH_GC_EVERY`).
+fn gc_alignment(p: &mut Proposals<'_>) {
+    if p.view.best_env.contains_key("AUTORESEARCH_GC_EVERY") {
+        return;
+    }
+    let mut env = p.view.best_env.clone();
+    env.insert("AUTORESEARCH_GC_EVERY".to_owned(), "50".to_owned());
+    p.candidates.push(Candidate {
+        config: p.base.clone(),
+        env,
+        name: "gc_every_50".to_owned(),
+        hypothesis: "Collecting garbage every 50 steps instead of at random turns unpredictable pauses into aligned ones.".to_owned(),
+        summary: "aligned GC every 50 steps".to_owned(),
+        tags: Vec::new(),
+    });
+}
+
+/// One knob at a time around the best: ×2, ÷2, ×1.5, ÷1.5, ×3, ÷3, ±1, every choice.
+fn refine(p: &mut Proposals<'_>) {
+    let knobs = p.view.knobs;
+    for knob in knobs.iter().filter(|k| k.range.is_some()) {
+        for factor in [2.0, 0.5, 1.5, 0.67, 3.0, 0.33] {
+            if let Some(v) = p.scale(knob, factor) {
+                p.set(
+                    knob,
+                    v.clone(),
+                    format!("Refining around the best: {} = {v}.", knob.name),
+                    "",
+                );
+            }
+        }
+        if let Some(current) = int_value(knob, &p.base) {
+            for step in [1, -1] {
+                let v = super::clamp(knob, current + step);
+                p.set(
+                    knob,
+                    v.to_string(),
+                    format!("Refining around the best: {} = {v}.", knob.name),
+                    "",
+                );
+            }
+        }
+    }
+    for knob in knobs.iter().filter(|k| !k.choices.is_empty()) {
+        for choice in &knob.choices {
+            p.set(
+                knob,
+                choice.clone(),
+                format!("Trying {} = {choice}.", knob.name),
+                "",
+            );
+        }
+    }
+}
+
+/// A small deterministic generator for the sampling phase.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Seeded samples near the best that move a few knobs at once.
+fn sample(p: &mut Proposals<'_>) {
+    let numeric: Vec<&Knob> = p.view.knobs.iter().filter(|k| k.range.is_some()).collect();
+    if numeric.is_empty() {
+        return;
+    }
+    let mut rng = SplitMix(p.view.seed);
+    for _ in 0..64 {
+        let mut config = p.base.clone();
+        for knob in &numeric {
+            if rng.next().is_multiple_of(2) {
+                continue;
+            }
+            let current = int_value(knob, &p.base).unwrap_or(1) as f64;
+            let factor = [0.5, 0.75, 1.25, 1.5, 2.0][(rng.next() % 5) as usize];
+            config.insert(
+                knob.name.clone(),
+                super::clamp(knob, (current * factor).round() as i64).to_string(),
+            );
+        }
+        fix_threads(p.view.knobs, &mut config);
+        let changed: Vec<String> = config
+            .iter()
+            .filter(|(k, v)| p.base.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        p.candidates.push(Candidate {
+            config,
+            env: p.view.best_env.clone(),
+            name: format!("sample_{}", changed.join("_")),
+            hypothesis: format!("Sampling near the best: {}.", changed.join(", ")),
+            summary: "sample near best".to_owned(),
+            tags: Vec::new(),
+        });
+    }
+}

@@ -1,0 +1,312 @@
+//! The built-in planner: deterministic proposals from the computed summaries, for runs
+//! without an agent (and for data that cannot leave the building).
+//!
+//! Each round starts from the best configuration so far:
+//!
+//! 1. `balance`: a *sized* move. Little's law says how many items each stage must keep
+//!    in flight to feed the measured training step, a contention fit of every latency
+//!    measured so far says where more concurrency stops paying ([`model`]), and the step's
+//!    fixed cost says how far to grow the batch. It changes several knobs at once, the way
+//!    a performance engineer would after reading the statistics.
+//! 2. `levers`: one lever at a time, in the order the facts suggest (the bottleneck
+//!    stage's concurrency, the other stages, buffer, threads, subprocess mode, batch size,
+//!    garbage-collection alignment), then refinement around the best and seeded samples
+//!    near it.
+//!
+//! Configurations already tried are skipped, so as the sized moves are used up the
+//! single-lever ones take over.
+
+mod balance;
+mod levers;
+pub mod model;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use autoresearch_metrics::RunSummary;
+
+use crate::knobs::{Knob, KnobRole};
+use crate::prompts::{PlanAnswer, Proposal};
+use crate::spec::normalise_flag;
+
+/// What the planner knows of the run.
+#[derive(Debug, Clone)]
+pub struct PlannerView<'a> {
+    /// The knobs.
+    pub knobs: &'a [Knob],
+    /// The best node's launch flags (empty for the original command).
+    pub best_args: BTreeMap<String, String>,
+    /// The best node's summary.
+    pub best_summary: Option<&'a RunSummary>,
+    /// The best node's environment additions.
+    pub best_env: BTreeMap<String, String>,
+    /// Headspace, percent.
+    pub headspace_pct: Option<f64>,
+    /// Every configuration tried so far (flags, normalised; env as `env:NAME`).
+    pub tried: BTreeSet<BTreeMap<String, String>>,
+    /// Every finished experiment with a summary (headspace runs excluded): what the
+    /// models are fitted to.
+    pub observations: Vec<Observation>,
+    /// Proposals wanted.
+    pub wanted: usize,
+    /// Seeds the sampling phase.
+    pub seed: u64,
+    /// The smallest batch size that failed (out of memory, say): never tried again, nor
+    /// anything larger.
+    pub failed_batch: Option<i64>,
+}
+
+/// One finished experiment the planner learns from.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Its launch flags, names normalised (`batch_size`).
+    pub config: BTreeMap<String, String>,
+    /// What it measured.
+    pub summary: RunSummary,
+}
+
+/// A configuration: normalised flag name → value.
+type Config = BTreeMap<String, String>;
+
+/// A configuration's identity, as stored in `tried`.
+pub fn config_key(args: &BTreeMap<String, String>, env: &BTreeMap<String, String>) -> Config {
+    let mut key: Config = args
+        .iter()
+        .map(|(k, v)| (normalise_flag(k), v.trim().to_owned()))
+        .collect();
+    for (k, v) in env {
+        key.insert(format!("env:{k}"), v.clone());
+    }
+    key
+}
+
+/// One proposal before it is checked against what was tried.
+struct Candidate {
+    config: Config,
+    env: BTreeMap<String, String>,
+    name: String,
+    hypothesis: String,
+    summary: String,
+    tags: Vec<String>,
+}
+
+/// The round's candidates, in the order they should run, all built from `base`.
+struct Proposals<'a> {
+    view: &'a PlannerView<'a>,
+    base: Config,
+    /// Why the best is where it is, for hypotheses.
+    why: String,
+    candidates: Vec<Candidate>,
+}
+
+impl Proposals<'_> {
+    /// The best's configuration with one knob set to `value` (threads kept sufficient).
+    fn set(&mut self, knob: &Knob, value: String, hypothesis: String, tag: &str) {
+        let mut config = self.base.clone();
+        let old = config
+            .get(&knob.name)
+            .cloned()
+            .or(knob.default.clone())
+            .unwrap_or_else(|| "unset".to_owned());
+        if old == value {
+            return;
+        }
+        config.insert(knob.name.clone(), value.clone());
+        fix_threads(self.view.knobs, &mut config);
+        self.candidates.push(Candidate {
+            config,
+            env: self.view.best_env.clone(),
+            name: format!("{}_{}", knob.name, value),
+            hypothesis,
+            summary: format!("{} {old} → {value}", knob.name.replace('_', " ")),
+            tags: if tag.is_empty() {
+                Vec::new()
+            } else {
+                vec![tag.to_owned()]
+            },
+        });
+    }
+
+    /// The knob's value in the best scaled by `factor`, if that changes it.
+    fn scale(&self, knob: &Knob, factor: f64) -> Option<String> {
+        let current = int_value(knob, &self.base)?;
+        let next = clamp(knob, ((current as f64) * factor).round() as i64);
+        (next != current).then(|| next.to_string())
+    }
+
+    /// One candidate per factor, each scaling `knob` alone.
+    fn raise(&mut self, knob: &Knob, factors: &[f64], reason: &str, tag: &str) {
+        for factor in factors {
+            if let Some(v) = self.scale(knob, *factor) {
+                let (direction, effect) = if *factor > 1.0 {
+                    ("raising", "should deliver more")
+                } else {
+                    ("lowering", "may cut contention (less can be more)")
+                };
+                self.set(
+                    knob,
+                    v.clone(),
+                    format!("{reason}: {direction} {} to {v} {effect}.", knob.name),
+                    tag,
+                );
+            }
+        }
+    }
+}
+
+fn int_value(knob: &Knob, config: &Config) -> Option<i64> {
+    config
+        .get(&knob.name)
+        .or(knob.default.as_ref())
+        .and_then(|v| v.parse().ok())
+}
+
+fn clamp(knob: &Knob, value: i64) -> i64 {
+    match knob.range {
+        Some((lo, hi)) => value.clamp(lo, hi),
+        None => value.max(1),
+    }
+}
+
+/// Keeps the thread pool at least as large as the concurrency it must serve.
+fn fix_threads(knobs: &[Knob], config: &mut Config) {
+    let Some(threads) = knobs.iter().find(|k| k.role == KnobRole::Threads) else {
+        return;
+    };
+    let needed: i64 = knobs
+        .iter()
+        .filter(|k| matches!(k.role, KnobRole::Concurrency { .. }))
+        .filter_map(|k| int_value(k, config))
+        .sum();
+    let current = int_value(threads, config).unwrap_or(1);
+    if needed > current {
+        config.insert(threads.name.clone(), clamp(threads, needed).to_string());
+    }
+}
+
+/// Whether a concurrency knob belongs to the SPDL stage named `stage` (`fetch[8]`).
+fn stage_matches(knob: &Knob, stage: &str) -> bool {
+    let KnobRole::Concurrency { stage: Some(name) } = &knob.role else {
+        return false;
+    };
+    let stage = stage.to_lowercase();
+    let name = name.to_lowercase();
+    stage.contains(&name) || name.contains(stage.split(['[', '(']).next().unwrap_or(&stage))
+}
+
+/// The configuration without flags set to their defaults: a flag at its default is the
+/// same experiment as no flag.
+fn without_defaults(knobs: &[Knob], config: &Config) -> Config {
+    config
+        .iter()
+        .filter(|(name, value)| {
+            !knobs
+                .iter()
+                .any(|k| &&k.name == name && k.default.as_ref() == Some(*value))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The built-in plan for this round.
+pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
+    let base: Config = view
+        .best_args
+        .iter()
+        .map(|(k, v)| (normalise_flag(k), v.clone()))
+        .collect();
+    let wait_share = view
+        .best_summary
+        .and_then(|s| s.data_wait_share_pct.value().copied())
+        .unwrap_or(0.0);
+    let headspace = view.headspace_pct.unwrap_or(wait_share);
+    // Whether the *best* still waits for data: the baseline's headspace says where the
+    // run started, the best's own wait share says where it is now.
+    let data_bound = match view.best_summary {
+        Some(_) => wait_share >= 10.0,
+        None => headspace >= 10.0,
+    };
+    let why = if data_bound {
+        format!("the best still waits for data ({wait_share:.0}% of each step)")
+    } else {
+        format!("the best is compute-bound (it waits {wait_share:.0}% of each step)")
+    };
+    let mut proposals = Proposals {
+        view,
+        base,
+        why,
+        candidates: Vec::new(),
+    };
+    balance::propose(&mut proposals, data_bound);
+    levers::propose(&mut proposals, data_bound);
+    let Proposals {
+        why, candidates, ..
+    } = proposals;
+    finish(view, &why, candidates)
+}
+
+/// Drops what was tried (or may not run) and turns the first `wanted` candidates into
+/// proposals.
+fn finish(view: &PlannerView<'_>, why: &str, mut candidates: Vec<Candidate>) -> PlanAnswer {
+    // Never a batch size at or above one that failed.
+    let batch_knob = view.knobs.iter().find(|k| k.role == KnobRole::BatchSize);
+    if let (Some(limit), Some(knob)) = (view.failed_batch, batch_knob) {
+        candidates.retain(|c| {
+            c.config
+                .get(&knob.name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_none_or(|b| b < limit)
+        });
+    }
+    let canonical = |config: &Config| without_defaults(view.knobs, config);
+    let mut seen: BTreeSet<Config> = view.tried.iter().map(&canonical).collect();
+    let mut experiments = Vec::new();
+    for c in candidates {
+        let config = canonical(&c.config);
+        let key = canonical(&config_key(&config, &c.env));
+        let c = Candidate { config, ..c };
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.insert(key);
+        let launch_args: BTreeMap<String, String> = c
+            .config
+            .iter()
+            .filter_map(|(name, v)| {
+                view.knobs
+                    .iter()
+                    .find(|k| &k.name == name)
+                    .map(|k| (k.flag.clone(), v.clone()))
+            })
+            .collect();
+        let mut changes: Vec<String> = c.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        changes.extend(c.env.iter().map(|(k, v)| format!("env:{k}={v}")));
+        experiments.push(Proposal {
+            name: c.name,
+            hypothesis: c.hypothesis,
+            changes,
+            change_summary: c.summary,
+            description: String::new(),
+            launch_args,
+            env: c.env,
+            base: None,
+            tags: c.tags,
+            repeat: false,
+        });
+        if experiments.len() >= view.wanted {
+            break;
+        }
+    }
+    if experiments.is_empty() {
+        return PlanAnswer {
+            action: "stop".to_owned(),
+            reasoning: "every configuration the built-in planner would try has been tried"
+                .to_owned(),
+            experiments,
+        };
+    }
+    PlanAnswer {
+        action: "launch".to_owned(),
+        reasoning: format!("built-in planner: {why}"),
+        experiments,
+    }
+}
