@@ -543,7 +543,9 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .nodes()
         .filter(|n| !n.status.is_terminal() && n.node_id != finished)
         .count();
-    let slots = ctx.config.max_concurrency as usize + 1;
+    // The built-in planner answers at once, so nothing need wait in the queue: every
+    // proposal is made from the newest results instead of going stale behind another.
+    let slots = ctx.config.max_concurrency as usize;
     let finished_specs: Vec<(String, ExperimentSpec)> = books
         .tree
         .nodes()

@@ -33,6 +33,9 @@ pub(super) const DEEP_BUFFER: i64 = 8;
 /// Subprocess mode is adopted when it cut the step's compute by at least this (percent).
 pub(super) const SUBPROCESS_GAIN_PCT: f64 = 3.0;
 
+/// The tag of a sized move that changes a stage's concurrency.
+const LOADER_TAG: &str = "concurrency_tuning";
+
 /// A batch step is worth an experiment only when the fit predicts this much less time
 /// per sample (fraction).
 const BATCH_GAIN: f64 = 0.01;
@@ -49,13 +52,22 @@ pub(super) fn propose(p: &mut Proposals<'_>, data_bound: bool) {
     if compute_ms <= 0.0 {
         return;
     }
-    let factors = [1, batch_factor(p, best)];
-    let order: &[usize] = if data_bound { &[0, 1] } else { &[1, 0] };
-    for &i in order {
-        if let Some(candidate) = sized(p, best, compute_ms, factors[i]) {
-            p.candidates.push(candidate);
-        }
-    }
+    let same_batch = sized(p, best, compute_ms, 1);
+    let larger_batch = match batch_factor(p, best) {
+        1 => None,
+        factor => sized(p, best, compute_ms, factor),
+    };
+    // While the loader falls short, feeding it comes first; when it already keeps up
+    // (the sized move would change no stage), the batch goes first.
+    let loader_short = same_batch
+        .as_ref()
+        .is_some_and(|c| c.tags.iter().any(|t| t == LOADER_TAG));
+    let order = if data_bound && loader_short {
+        [same_batch, larger_batch]
+    } else {
+        [larger_batch, same_batch]
+    };
+    p.candidates.extend(order.into_iter().flatten());
 }
 
 fn batch_knob<'a>(p: &Proposals<'a>) -> Option<&'a Knob> {
@@ -157,7 +169,7 @@ fn sized(p: &Proposals<'_>, best: &RunSummary, compute_ms: f64, factor: i64) -> 
     let batch_knob = batch_knob(p);
     let mut config = p.base.clone();
     let mut notes: Vec<String> = Vec::new();
-    let mut tags = vec!["concurrency_tuning".to_owned()];
+    let mut tags = Vec::new();
     // The step's compute at the new batch: from the fitted cost, or assuming half of it
     // grows with the batch.
     let step_ms = match (factor, batch, step_cost(p)) {
@@ -229,6 +241,9 @@ fn sized(p: &Proposals<'_>, best: &RunSummary, compute_ms: f64, factor: i64) -> 
         }
         let _ = write!(note, " → {n}");
         notes.push(note);
+        if n != current && !tags.iter().any(|t| t == LOADER_TAG) {
+            tags.push(LOADER_TAG.to_owned());
+        }
         config.insert(knob.name.clone(), n.to_string());
     }
     for knob in p.view.knobs.iter().filter(|k| k.role == KnobRole::Buffer) {
