@@ -101,13 +101,14 @@ fn in_subprocess(p: &Proposals<'_>, config: &Config) -> bool {
 /// those span one batch size).
 fn step_cost(p: &Proposals<'_>) -> Option<StepCost> {
     let points = |same_mode: bool| -> Vec<(f64, f64)> {
-        p.view
-            .observations
+        p.observed
             .iter()
-            .filter(|o| !same_mode || in_subprocess(p, &o.config) == in_subprocess(p, &p.base))
-            .filter_map(|o| {
-                let batch = batch_of(p, &o.config, &o.summary)?;
-                let compute = *o.summary.median_compute_ms.value()?;
+            .filter(|(config, _)| {
+                !same_mode || in_subprocess(p, config) == in_subprocess(p, &p.base)
+            })
+            .filter_map(|(config, summary)| {
+                let batch = batch_of(p, config, summary)?;
+                let compute = *summary.median_compute_ms.value()?;
                 Some((batch as f64, compute))
             })
             .collect()
@@ -149,16 +150,16 @@ fn subprocess_gain_pct(p: &Proposals<'_>) -> Option<f64> {
         c.remove(&knob.name);
         c
     };
-    let observations = &p.view.observations;
-    observations.iter().rev().find_map(|on| {
-        if !in_subprocess(p, &on.config) {
+    let observed = &p.observed;
+    observed.iter().rev().find_map(|(on, on_summary)| {
+        if !in_subprocess(p, on) {
             return None;
         }
-        let off = observations
+        let (_, off_summary) = observed
             .iter()
-            .find(|o| !in_subprocess(p, &o.config) && without(&o.config) == without(&on.config))?;
-        let a = *off.summary.median_compute_ms.value()?;
-        let b = *on.summary.median_compute_ms.value()?;
+            .find(|(off, _)| !in_subprocess(p, off) && without(off) == without(on))?;
+        let a = *off_summary.median_compute_ms.value()?;
+        let b = *on_summary.median_compute_ms.value()?;
         (a > 0.0).then(|| 100.0 * (a - b) / a)
     })
 }

@@ -58,7 +58,7 @@ pub struct PlannerView<'a> {
 /// One finished experiment the planner learns from.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    /// Its launch flags, names normalised (`batch_size`).
+    /// Its launch flags.
     pub config: BTreeMap<String, String>,
     /// What it measured.
     pub summary: RunSummary,
@@ -95,6 +95,8 @@ struct Proposals<'a> {
     base: Config,
     /// Why the best is where it is, for hypotheses.
     why: String,
+    /// The observations, flag names normalised.
+    observed: Vec<(Config, &'a RunSummary)>,
     candidates: Vec<Candidate>,
 }
 
@@ -230,10 +232,16 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
     } else {
         format!("the best is compute-bound (it waits {wait_share:.0}% of each step)")
     };
+    let observed = view
+        .observations
+        .iter()
+        .map(|o| (config_key(&o.config, &BTreeMap::new()), &o.summary))
+        .collect();
     let mut proposals = Proposals {
         view,
         base,
         why,
+        observed,
         candidates: Vec::new(),
     };
     balance::propose(&mut proposals, data_bound);

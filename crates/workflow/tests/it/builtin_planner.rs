@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use autoresearch_workflow::builtin_planner::{PlannerView, config_key, plan};
+use autoresearch_metrics::{Evidence, RunSummary};
+use autoresearch_workflow::builtin_planner::{Observation, PlannerView, config_key, plan};
 use autoresearch_workflow::knobs::{Knob, KnobRole};
 
 fn knob(name: &str, role: KnobRole, default: &str) -> Knob {
@@ -49,6 +50,7 @@ fn view(
         best_env: BTreeMap::new(),
         headspace_pct: Some(headspace),
         tried,
+        observations: Vec::new(),
         wanted: 3,
         seed: 1,
         failed_batch: None,
@@ -147,4 +149,201 @@ fn a_batch_size_that_failed_is_never_tried_again_nor_anything_larger() {
             assert!(b.parse::<i64>().unwrap() < 16, "{p:?}");
         }
     }
+}
+
+/// The knobs of the simulator's training script: stages, threads, batch, buffer, mode.
+fn full_knobs() -> Vec<Knob> {
+    let mut knobs = knobs();
+    knobs.push(knob("sink_buffer", KnobRole::Buffer, "1"));
+    knobs.push(Knob {
+        range: None,
+        choices: vec!["mt".to_owned(), "mtp".to_owned()],
+        ..knob(
+            "mode",
+            KnobRole::Subprocess {
+                value: "mtp".to_owned(),
+            },
+            "mt",
+        )
+    });
+    knobs
+}
+
+/// What a run measured: 100 steps of `compute_ms` after `wait_ms` of waiting, and the
+/// SPDL statistics of stages `(name, concurrency, task ms)`, one item per sample.
+fn measured(batch: u64, compute_ms: f64, wait_ms: f64, stages: &[(&str, u32, f64)]) -> RunSummary {
+    let mut evidence = Evidence::default();
+    evidence.add_line(&format!(
+        r#"[autoresearch] {{"v":1,"event":"start","batch_size":{batch}}}"#
+    ));
+    for step in 1..=100u64 {
+        evidence.add_line(&format!(
+            r#"[autoresearch] {{"v":1,"event":"step","step":{step},"wait_ms":{wait_ms},"compute_ms":{compute_ms},"step_ms":{}}}"#,
+            wait_ms + compute_ms
+        ));
+    }
+    for (i, (name, concurrency, task_ms)) in stages.iter().enumerate() {
+        evidence.add_line(&format!(
+            "INFO [0:{}:{name}[{concurrency}]]\tCompleted {} tasks (  0 failed). Ave task time: {task_ms:.1} [ms]. P90: {:.1} [ms]. P99: {:.1} [ms].",
+            i + 1,
+            100 * batch,
+            task_ms * 1.3,
+            task_ms * 1.8
+        ));
+    }
+    RunSummary::from_evidence(&evidence, Some(batch))
+}
+
+fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn observation(pairs: &[(&str, &str)], summary: RunSummary) -> Observation {
+    Observation {
+        config: args(pairs),
+        summary,
+    }
+}
+
+fn arg<'a>(p: &'a autoresearch_workflow::prompts::Proposal, flag: &str) -> Option<&'a str> {
+    p.launch_args.get(flag).map(String::as_str)
+}
+
+#[test]
+fn a_starved_step_gets_the_loader_littles_law_asks_for() {
+    let knobs = full_knobs();
+    // 25 ms per item, one at a time, against 14 ms of compute per batch of 8.
+    let best = measured(8, 14.0, 186.0, &[("fetch", 1, 25.0), ("decode", 1, 0.5)]);
+    let mut v = view(&knobs, 90.0, BTreeSet::new());
+    v.best_summary = Some(&best);
+    v.observations = vec![observation(&[], best.clone())];
+    let answer = plan(&v);
+    let first = &answer.experiments[0];
+    assert_eq!(first.name, "sized_loader", "{answer:#?}");
+    // 8 items / 14 ms × 1.5 headroom × 25 ms = 21.4 → 22 in flight.
+    assert_eq!(arg(first, "--fetch-concurrency"), Some("22"));
+    assert_eq!(
+        arg(first, "--num-threads"),
+        Some("23"),
+        "threads for both stages"
+    );
+    assert_eq!(arg(first, "--sink-buffer"), Some("8"));
+    assert_eq!(
+        arg(first, "--mode"),
+        None,
+        "no evidence for subprocess mode"
+    );
+    assert_eq!(arg(first, "--batch-size"), None);
+    assert!(
+        first.hypothesis.contains("items/ms"),
+        "{}",
+        first.hypothesis
+    );
+    let second = &answer.experiments[1];
+    assert_eq!(second.name, "sized_for_batch_16");
+    assert_eq!(arg(second, "--batch-size"), Some("16"));
+    let fetch: i64 = arg(second, "--fetch-concurrency").unwrap().parse().unwrap();
+    assert!(fetch > 22, "sized for the larger batch: {fetch}");
+}
+
+#[test]
+fn contention_caps_a_stage_at_its_throughput_peak() {
+    let knobs = full_knobs();
+    let first = measured(8, 14.0, 66.0, &[("fetch", 1, 10.0), ("decode", 1, 0.8)]);
+    // At 9 in flight each fetch took three times as long: throughput peaks near 6.
+    let best = measured(8, 14.0, 12.0, &[("fetch", 9, 30.0), ("decode", 1, 0.8)]);
+    let config = [
+        ("--fetch-concurrency", "9"),
+        ("--num-threads", "10"),
+        ("--sink-buffer", "8"),
+    ];
+    let mut v = view(&knobs, 80.0, BTreeSet::new());
+    v.best_args = args(&config);
+    v.best_summary = Some(&best);
+    v.observations = vec![observation(&[], first), observation(&config, best.clone())];
+    let answer = plan(&v);
+    let sized = &answer.experiments[0];
+    assert_eq!(sized.name, "sized_loader", "{answer:#?}");
+    assert_eq!(arg(sized, "--fetch-concurrency"), Some("6"), "less is more");
+    assert!(
+        sized.hypothesis.contains("contention"),
+        "{}",
+        sized.hypothesis
+    );
+}
+
+#[test]
+fn subprocess_mode_joins_the_sized_move_when_it_cut_the_steps_compute() {
+    let knobs = full_knobs();
+    let thread_mode = measured(8, 28.0, 4.0, &[("fetch", 1, 4.0), ("decode", 1, 1.0)]);
+    let subprocess = measured(8, 24.0, 12.0, &[("fetch", 1, 4.0), ("decode", 1, 1.0)]);
+    let mut v = view(&knobs, 15.0, BTreeSet::new());
+    v.best_summary = Some(&thread_mode);
+    v.observations = vec![
+        observation(&[], thread_mode.clone()),
+        observation(&[("--mode", "mtp")], subprocess),
+    ];
+    let answer = plan(&v);
+    let sized = answer
+        .experiments
+        .iter()
+        .find(|p| p.name.starts_with("sized"))
+        .expect("a sized move");
+    assert_eq!(arg(sized, "--mode"), Some("mtp"), "{sized:#?}");
+    assert!(sized.hypothesis.contains("14%"), "{}", sized.hypothesis);
+}
+
+#[test]
+fn a_large_fixed_step_cost_grows_the_batch_four_fold() {
+    let knobs = full_knobs();
+    // 30 ms of every step is fixed: from 16 to 64 the time per sample halves again.
+    let small = measured(8, 38.4, 0.0, &[("fetch", 1, 3.0), ("decode", 1, 0.8)]);
+    let best = measured(16, 44.8, 0.0, &[("fetch", 2, 3.0), ("decode", 1, 0.8)]);
+    let config = [
+        ("--batch-size", "16"),
+        ("--fetch-concurrency", "2"),
+        ("--num-threads", "3"),
+        ("--sink-buffer", "8"),
+    ];
+    let mut v = view(&knobs, 0.0, BTreeSet::new());
+    v.best_args = args(&config);
+    v.best_summary = Some(&best);
+    v.observations = vec![observation(&[], small), observation(&config, best.clone())];
+    let answer = plan(&v);
+    assert_eq!(
+        answer.experiments[0].name, "sized_for_batch_64",
+        "{answer:#?}"
+    );
+    // Out of memory at 64: the sized move falls back to doubling.
+    v.failed_batch = Some(64);
+    let answer = plan(&v);
+    assert_eq!(
+        answer.experiments[0].name, "sized_for_batch_32",
+        "{answer:#?}"
+    );
+}
+
+#[test]
+fn no_batch_step_when_the_fit_says_it_would_not_pay() {
+    let knobs = full_knobs();
+    // Compute grows exactly with the batch: nothing to amortise.
+    let small = measured(8, 32.0, 0.0, &[("fetch", 1, 1.0)]);
+    let best = measured(16, 64.0, 0.0, &[("fetch", 1, 1.0)]);
+    let config = [("--batch-size", "16"), ("--sink-buffer", "8")];
+    let mut v = view(&knobs, 0.0, BTreeSet::new());
+    v.best_args = args(&config);
+    v.best_summary = Some(&best);
+    v.observations = vec![observation(&[], small), observation(&config, best.clone())];
+    v.wanted = 10;
+    let answer = plan(&v);
+    assert!(
+        answer
+            .experiments
+            .iter()
+            .all(|p| !p.name.starts_with("sized_for_batch")),
+        "{answer:#?}"
+    );
 }
