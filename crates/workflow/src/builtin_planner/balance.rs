@@ -266,12 +266,13 @@ fn sized(p: &Proposals<'_>, best: &RunSummary, compute_ms: f64, factor: i64) -> 
         ));
     }
     fix_threads(p.view.knobs, &mut config);
-    if config == p.base {
+    if without_defaults(p.view.knobs, &config) == without_defaults(p.view.knobs, &p.base) {
         return None;
     }
-    let changed: Vec<String> = config
-        .iter()
-        .filter(|(k, v)| p.base.get(*k) != Some(*v))
+    let before = without_defaults(p.view.knobs, &p.base);
+    let changed: Vec<String> = without_defaults(p.view.knobs, &config)
+        .into_iter()
+        .filter(|(k, v)| before.get(k) != Some(v))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     Some(Candidate {
