@@ -7,11 +7,14 @@
 //! medians of repeated runs on this machine; they are printed, never asserted.
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use autoresearch_hypothesis_tree::NodeStatus;
 use autoresearch_metrics::{Evidence, RunSummary};
 use autoresearch_runner_core::{Checkpoint, CheckpointStatus, SpecRecord, WorkSpec, checkpoint};
+use autoresearch_workflow::builtin_planner::{Observation, PlannerView, plan};
+use autoresearch_workflow::knobs::{Knob, KnobRole};
 use autoresearch_workflow::prompts::AnalysisAnswer;
 use autoresearch_workflow::record::{Completion, record};
 use autoresearch_workflow::{
@@ -146,6 +149,55 @@ fn main() {
         assert!(books.tree.len() >= NODES);
         resumes.push(started.elapsed());
     }
+    // A built-in planning round at this size: the observations gathered (a summary
+    // each, as the books hand them out) and the models fitted to all of them.
+    let knobs = [
+        Knob {
+            flag: "--load-concurrency".to_owned(),
+            name: "load_concurrency".to_owned(),
+            role: KnobRole::Concurrency {
+                stage: Some("load".to_owned()),
+            },
+            default: Some("1".to_owned()),
+            range: Some((1, 64)),
+            choices: Vec::new(),
+        },
+        Knob {
+            flag: "--batch-size".to_owned(),
+            name: "batch_size".to_owned(),
+            role: KnobRole::BatchSize,
+            default: Some("8".to_owned()),
+            range: Some((1, 256)),
+            choices: Vec::new(),
+        },
+    ];
+    let mut plans = Vec::new();
+    for round in 0..10u64 {
+        let started = Instant::now();
+        let observations: Vec<Observation> = (0..NODES + SAMPLES)
+            .map(|i| Observation {
+                config: BTreeMap::from([(
+                    "--load-concurrency".to_owned(),
+                    (1 + i % 32).to_string(),
+                )]),
+                summary: summaries[i % 8].clone(),
+            })
+            .collect();
+        let answer = plan(&PlannerView {
+            knobs: &knobs,
+            best_args: BTreeMap::new(),
+            best_summary: Some(&summaries[7]),
+            best_env: BTreeMap::new(),
+            headspace_pct: Some(40.0),
+            tried: BTreeSet::new(),
+            observations,
+            wanted: 3,
+            seed: round,
+            failed_batch: None,
+        });
+        assert!(!answer.experiments.is_empty());
+        plans.push(started.elapsed());
+    }
     let size =
         |p: std::path::PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
     println!(
@@ -169,6 +221,11 @@ fn main() {
     println!(
         "| resume: load tree, state, table, checkpoint | {:.1} ms | < 200 ms |",
         median(resumes).as_secs_f64() * 1e3
+    );
+    println!(
+        "| a built-in planning round over {} observations | {:.1} ms | |",
+        NODES + SAMPLES,
+        median(plans).as_secs_f64() * 1e3
     );
     println!();
     println!(

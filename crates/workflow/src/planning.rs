@@ -560,11 +560,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .into_iter()
         .filter_map(|(id, spec)| {
             Some(crate::builtin_planner::Observation {
-                config: spec
-                    .launch_args
-                    .iter()
-                    .map(|(k, v)| (crate::spec::normalise_flag(k), v.trim().to_owned()))
-                    .collect(),
+                config: spec.launch_args,
                 summary: books.summary(&id)?,
             })
         })
