@@ -163,6 +163,16 @@ fn main() {
             choices: Vec::new(),
         },
         Knob {
+            flag: "--mode".to_owned(),
+            name: "mode".to_owned(),
+            role: KnobRole::Subprocess {
+                value: "mtp".to_owned(),
+            },
+            default: Some("mt".to_owned()),
+            range: None,
+            choices: vec!["mt".to_owned(), "mtp".to_owned()],
+        },
+        Knob {
             flag: "--batch-size".to_owned(),
             name: "batch_size".to_owned(),
             role: KnobRole::BatchSize,
@@ -176,10 +186,14 @@ fn main() {
         let started = Instant::now();
         let observations: Vec<Observation> = (0..NODES + SAMPLES)
             .map(|i| Observation {
-                config: BTreeMap::from([(
-                    "--load-concurrency".to_owned(),
-                    (1 + i % 32).to_string(),
-                )]),
+                config: BTreeMap::from([
+                    ("--load-concurrency".to_owned(), (1 + i % 32).to_string()),
+                    (
+                        "--mode".to_owned(),
+                        if i % 2 == 0 { "mt" } else { "mtp" }.to_owned(),
+                    ),
+                ]),
+                env: BTreeMap::new(),
                 summary: summaries[i % 8].clone(),
             })
             .collect();

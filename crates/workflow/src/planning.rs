@@ -561,6 +561,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .filter_map(|(id, spec)| {
             Some(crate::builtin_planner::Observation {
                 config: spec.launch_args,
+                env: spec.env,
                 summary: books.summary(&id)?,
             })
         })

@@ -138,9 +138,15 @@ fn the_built_in_planner_reaches_every_scenarios_optimum_in_a_few_experiments() {
             .filter_map(|r| true_per_sample_ms(&workdir, &r["run_id"]))
             .fold(f64::INFINITY, f64::min);
         let optimum = optimum_of(&scenario);
-        if best > optimum * 1.05 {
+        // The engine must also have kept it (or one as good) as its best.
+        let state = json_file(&workdir.join("state.json"));
+        let kept = state["current_best"]
+            .as_str()
+            .and_then(|id| true_per_sample_ms(&workdir, id))
+            .unwrap_or(f64::INFINITY);
+        if best > optimum * 1.05 || kept > optimum * 1.05 {
             misses.push(format!(
-                "{}: best {best:.3} ms per sample against the optimum {optimum:.3}\n{}",
+                "{}: best run {best:.3}, kept best {kept:.3} ms per sample against the optimum {optimum:.3}\n{}",
                 scenario.display(),
                 std::fs::read_to_string(workdir.join("summary.md")).unwrap_or_default()
             ));

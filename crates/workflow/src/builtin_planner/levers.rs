@@ -2,7 +2,10 @@
 //! a win is attributable and orthogonal wins stack. Big steps first: an experiment is
 //! expensive, and a doubling that helps is followed by another from the new best.
 
-use super::{Candidate, Proposals, fix_threads, int_value, stage_matches};
+use super::{
+    BATCH_TAG, CONCURRENCY_TAG, Candidate, Proposals, SUBPROCESS_TAG, fix_threads, int_value,
+    stage_matches,
+};
 use crate::knobs::{Knob, KnobRole};
 
 /// Appends the single-lever moves, then refinement and seeded samples near the best.
@@ -41,7 +44,7 @@ fn subprocess_flip(p: &mut Proposals<'_>) {
                     "{}: without the subprocess the loader saves its IPC cost per batch.",
                     p.why
                 ),
-                "mtp",
+                SUBPROCESS_TAG,
             );
         } else {
             p.set(
@@ -51,7 +54,7 @@ fn subprocess_flip(p: &mut Proposals<'_>) {
                     "{}: running the pipeline in a subprocess keeps loader threads off the training loop's interpreter.",
                     p.why
                 ),
-                "mtp",
+                SUBPROCESS_TAG,
             );
         }
     }
@@ -92,11 +95,11 @@ fn data_bound_levers(p: &mut Proposals<'_>) {
             knob,
             &[4.0, 2.0, 1.5],
             &format!("{why} and {name} is the bottleneck stage"),
-            "concurrency_tuning",
+            CONCURRENCY_TAG,
         );
     }
     for knob in concurrency.iter().filter(|k| !bottleneck.contains(k)) {
-        p.raise(knob, &[4.0, 2.0], &why, "concurrency_tuning");
+        p.raise(knob, &[4.0, 2.0], &why, CONCURRENCY_TAG);
     }
     for knob in knobs_with(p, KnobRole::Buffer) {
         p.raise(
@@ -111,7 +114,7 @@ fn data_bound_levers(p: &mut Proposals<'_>) {
             knob,
             &[2.0],
             &format!("{why}: a larger thread budget lets every stage reach its concurrency"),
-            "concurrency_tuning",
+            CONCURRENCY_TAG,
         );
     }
     for knob in knobs_with(p, KnobRole::BatchSize) {
@@ -119,11 +122,11 @@ fn data_bound_levers(p: &mut Proposals<'_>) {
             knob,
             &[2.0],
             &format!("{why}: bigger batches amortise each step's fixed costs (judged per sample)"),
-            "batch_size_tuning",
+            BATCH_TAG,
         );
     }
     for knob in &bottleneck {
-        p.raise(knob, &[0.5], &why, "concurrency_tuning");
+        p.raise(knob, &[0.5], &why, CONCURRENCY_TAG);
     }
 }
 
@@ -134,7 +137,7 @@ fn compute_bound_levers(p: &mut Proposals<'_>) {
             knob,
             &[4.0, 2.0, 8.0],
             &format!("{why}: bigger batches amortise each step's fixed costs (judged per sample)"),
-            "batch_size_tuning",
+            BATCH_TAG,
         );
     }
     for knob in knobs_with(p, KnobRole::Buffer) {
@@ -150,7 +153,7 @@ fn compute_bound_levers(p: &mut Proposals<'_>) {
             knob,
             &[0.5, 2.0],
             &format!("{why}: loader threads compete with the step for CPU"),
-            "concurrency_tuning",
+            CONCURRENCY_TAG,
         );
     }
     for knob in knobs_with(p, KnobRole::Threads) {
@@ -158,7 +161,7 @@ fn compute_bound_levers(p: &mut Proposals<'_>) {
             knob,
             &[0.5],
             &format!("{why}: a smaller pool leaves CPU to the step"),
-            "concurrency_tuning",
+            CONCURRENCY_TAG,
         );
     }
 }

@@ -3,15 +3,15 @@
 //!
 //! Each round starts from the best configuration so far:
 //!
-//! 1. `balance`: a *sized* move. Little's law says how many items each stage must keep
-//!    in flight to feed the measured training step, a contention fit of every latency
+//! 1. `balance`: *sized* moves. Little's law says how many items each stage must keep
+//!    in flight to feed the measured training step, a contention fit of the latencies
 //!    measured so far says where more concurrency stops paying ([`model`]), and the step's
-//!    fixed cost says how far to grow the batch. It changes several knobs at once, the way
-//!    a performance engineer would after reading the statistics.
-//! 2. `levers`: one lever at a time, in the order the facts suggest (the bottleneck
-//!    stage's concurrency, the other stages, buffer, threads, subprocess mode, batch size,
-//!    garbage-collection alignment), then refinement around the best and seeded samples
-//!    near it.
+//!    fixed cost says how far to grow the batch. They change several knobs at once, the
+//!    way a performance engineer would after reading the statistics.
+//! 2. `levers`: one lever at a time: subprocess mode flipped, then in the order the facts
+//!    suggest (the bottleneck stage's concurrency, the other stages, buffer, threads,
+//!    batch size), garbage-collection alignment, refinement around the best and seeded
+//!    samples near it.
 //!
 //! Configurations already tried are skipped, so as the sized moves are used up the
 //! single-lever ones take over.
@@ -60,9 +60,18 @@ pub struct PlannerView<'a> {
 pub struct Observation {
     /// Its launch flags.
     pub config: BTreeMap<String, String>,
+    /// Its environment additions.
+    pub env: BTreeMap<String, String>,
     /// What it measured.
     pub summary: RunSummary,
 }
+
+/// The practice tag of a move that changes a stage's concurrency or the thread pool.
+const CONCURRENCY_TAG: &str = "concurrency_tuning";
+/// The practice tag of a move that changes the batch size.
+const BATCH_TAG: &str = "batch_size_tuning";
+/// The practice tag of a move that switches subprocess mode.
+const SUBPROCESS_TAG: &str = "mtp";
 
 /// A configuration: normalised flag name → value.
 type Config = BTreeMap<String, String>;
@@ -95,7 +104,7 @@ struct Proposals<'a> {
     base: Config,
     /// Why the best is where it is, for hypotheses.
     why: String,
-    /// The observations, flag names normalised.
+    /// The observations, flag names normalised, environment as `env:NAME`.
     observed: Vec<(Config, &'a RunSummary)>,
     candidates: Vec<Candidate>,
 }
@@ -235,7 +244,7 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
     let observed = view
         .observations
         .iter()
-        .map(|o| (config_key(&o.config, &BTreeMap::new()), &o.summary))
+        .map(|o| (config_key(&o.config, &o.env), &o.summary))
         .collect();
     let mut proposals = Proposals {
         view,

@@ -32,8 +32,9 @@ pub struct Scalability {
 
 impl Scalability {
     /// Fits κ from the lowest-concurrency point and every higher one, keeping the largest
-    /// (the most contention any pair shows: sizing for it is the safe side). `None`
-    /// without a usable point.
+    /// (the most contention any pair shows). Overestimating it is cheap: the planner
+    /// never sizes past the peak, but lowers a stage only once a run showed more
+    /// concurrency delivering less. `None` without a usable point.
     pub fn fit(points: &[LatencyPoint]) -> Option<Self> {
         let usable = points
             .iter()
@@ -49,9 +50,13 @@ impl Scalability {
                 continue;
             }
             let denominator = p.concurrency * (p.concurrency - 1.0) - growth * n1 * (n1 - 1.0);
-            if denominator > 0.0 {
-                kappa = kappa.max((growth - 1.0) / denominator);
-            }
+            kappa = kappa.max(if denominator > 0.0 {
+                (growth - 1.0) / denominator
+            } else {
+                // A rise steeper than any κ can express: the peak is at or below the
+                // lowest concurrency measured.
+                1.0 / (n1 * n1)
+            });
         }
         Some(Self {
             single_ms: t1 / (1.0 + kappa * n1 * (n1 - 1.0)),
@@ -104,11 +109,14 @@ impl StepCost {
             .copied()
             .filter(|(b, c)| *b > 0.0 && c.is_finite() && *c > 0.0)
             .collect();
+        if points.len() < 2 {
+            return None;
+        }
         let n = points.len() as f64;
         let mean_b = points.iter().map(|p| p.0).sum::<f64>() / n;
         let mean_c = points.iter().map(|p| p.1).sum::<f64>() / n;
         let var_b: f64 = points.iter().map(|p| (p.0 - mean_b).powi(2)).sum();
-        if points.len() < 2 || var_b <= f64::EPSILON {
+        if var_b <= f64::EPSILON {
             return None;
         }
         let cov: f64 = points.iter().map(|p| (p.0 - mean_b) * (p.1 - mean_c)).sum();

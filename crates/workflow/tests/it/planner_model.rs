@@ -66,3 +66,11 @@ fn step_cost_separates_the_fixed_part() {
         "one batch size"
     );
 }
+
+#[test]
+fn a_rise_steeper_than_any_kappa_puts_the_peak_at_the_lowest_point() {
+    // From 2 to 4 in flight the latency grew 7×; κ → ∞ would give only 6×.
+    let fit = Scalability::fit(&[point(2.0, 10.0), point(4.0, 70.0)]).unwrap();
+    assert!((fit.peak().unwrap() - 2.0).abs() < 1e-9, "{fit:?}");
+    assert_eq!(fit.concurrency_for(100.0, 64), 2);
+}
