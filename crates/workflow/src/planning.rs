@@ -502,12 +502,20 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .or_else(|| find_kind(books, ExperimentKind::Baseline));
     let best_spec = best.as_deref().and_then(|b| spec_of(books, b));
     let best_summary = best.as_deref().and_then(|b| books.summary(b));
-    let tried = books
+    // Every configuration run or queued (the headspace run replays cached batches: it is
+    // no configuration), each spec read once.
+    let specs: Vec<(String, NodeStatus, ExperimentSpec)> = books
         .tree
         .nodes()
-        .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
-        .filter(|s| s.kind != ExperimentKind::Headspace)
-        .map(|s| config_key(&s.launch_args, &s.env))
+        .filter_map(|n| {
+            let spec = serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok()?;
+            Some((n.node_id.clone(), n.status, spec))
+        })
+        .filter(|(_, _, spec)| spec.kind != ExperimentKind::Headspace)
+        .collect();
+    let tried = specs
+        .iter()
+        .map(|(_, _, s)| config_key(&s.launch_args, &s.env))
         .collect();
     let batch_flag = books
         .state
@@ -546,19 +554,10 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     // The built-in planner answers at once, so nothing need wait in the queue: every
     // proposal is made from the newest results instead of going stale behind another.
     let slots = ctx.config.max_concurrency as usize;
-    let finished_specs: Vec<(String, ExperimentSpec)> = books
-        .tree
-        .nodes()
-        .filter(|n| n.status == NodeStatus::Completed)
-        .filter_map(|n| {
-            let spec = serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok()?;
-            Some((n.node_id.clone(), spec))
-        })
-        .filter(|(_, spec)| spec.kind != ExperimentKind::Headspace)
-        .collect();
-    let observations = finished_specs
+    let observations = specs
         .into_iter()
-        .filter_map(|(id, spec)| {
+        .filter(|(_, status, _)| *status == NodeStatus::Completed)
+        .filter_map(|(id, _, spec)| {
             Some(crate::builtin_planner::Observation {
                 config: spec.launch_args,
                 env: spec.env,
