@@ -62,15 +62,24 @@ pub(crate) fn python_env() -> Result<()> {
     if !python.exists() {
         crate::run_command(Command::new("python3").args(["-m", "venv", ".venv"]))?;
     }
-    crate::run_command(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "-r",
-        "fixtures/python/requirements.txt",
-    ]))
+    pip_install(&root.join("fixtures/python/requirements.txt"))
+}
+
+/// Installs a pinned requirements file into `.venv`.
+pub(crate) fn pip_install(requirements: &std::path::Path) -> Result<()> {
+    let python = crate::workspace_root().join(".venv/bin/python");
+    crate::run_command(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(requirements),
+    )
 }
 
 /// A single-node Slurm cluster for the jobs crate's tests.

@@ -117,18 +117,7 @@ fn bench_search(rest: &[&str]) -> Result<()> {
     if !python.exists() {
         ci::setup()?;
     }
-    run_command(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(root.join("fixtures/sim/requirements-bench.txt")),
-    )?;
+    ci::pip_install(&root.join("fixtures/sim/requirements-bench.txt"))?;
     run_command(
         Command::new(&python)
             .arg(root.join("fixtures/sim/bench_search.py"))

@@ -6,15 +6,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Duration;
 
-use autoresearch_runner_core::{forward_signals, shutdown_channel};
-use autoresearch_workflow::{
-    AgentChoice, AgentEnv, PlatformChoice, RunOptions, RunRequest, RunStatus, Workdir,
-};
+use autoresearch_workflow::{AgentChoice, PlatformChoice, RunRequest, RunStatus};
 use clap::Args;
 
-use crate::run_cmd::{AgentArg, agent_choice, progress_sink, terminal_spinner};
+use crate::run_cmd::{AgentArg, agent_choice, run_engine};
 use crate::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SUCCESS, EXIT_USAGE, eprint_error};
 
 /// The demo job.
@@ -200,55 +196,14 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
         max_hours: Some(args.max_hours),
         ..RunRequest::default()
     };
-    let supervisor = match std::env::current_exe() {
-        Ok(exe) => vec![exe.into_os_string(), "__supervise-job".into()],
-        Err(err) => {
-            eprint_error(&format!(
-                "cannot find the autoresearch program itself: {err}"
-            ));
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
     say(&format!(
         "optimising {} (work directory {})",
         repo.join("train.py").display(),
         workdir.display()
     ));
-    let spinner = terminal_spinner();
-    let options = RunOptions {
-        supervisor,
-        agent_env: AgentEnv::from_process(),
-        python: python.clone(),
-        progress: progress_sink(spinner.clone()),
-        grace_period: Duration::from_secs(30),
-    };
-    let runtime = match crate::runtime(true) {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    let outcome = runtime.block_on(async {
-        let (handle, listener) = shutdown_channel();
-        let _ = forward_signals(handle);
-        let outcome = autoresearch_workflow::run(&workdir, &request, options, listener).await;
-        if outcome.is_ok() {
-            let _ =
-                autoresearch_workflow::report::write_report(&Workdir::new(&workdir), None).await;
-        }
-        outcome
-    });
-    if let Some(bar) = spinner {
-        bar.finish_and_clear();
-    }
-    let outcome = match outcome {
+    let outcome = match run_engine(&workdir, &request, python.clone(), true) {
         Ok(outcome) => outcome,
-        Err(err) => {
-            eprint_error(&err.to_string());
-            return ExitCode::from(if err.is_bad_input() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            });
-        }
+        Err(code) => return code,
     };
     let mut out = std::io::stdout();
     let _ = writeln!(out, "\n== autoresearch demo ==");

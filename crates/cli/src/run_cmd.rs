@@ -2,14 +2,15 @@
 //! stderr and the full log in `<workdir>/logs/autoresearch.log`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use autoresearch_runner_core::{forward_signals, shutdown_channel};
 use autoresearch_workflow::{
-    AgentChoice, AgentEnv, PlatformChoice, RunOptions, RunRequest, RunStatus, policy::describe_stop,
+    AgentChoice, AgentEnv, PlatformChoice, RunOptions, RunOutcome, RunRequest, RunStatus, Workdir,
+    policy::describe_stop,
 };
 use clap::{Args, ValueEnum};
 
@@ -255,41 +256,12 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let supervisor = match std::env::current_exe() {
-        Ok(exe) => vec![exe.into_os_string(), "__supervise-job".into()],
-        Err(err) => {
-            eprint_error(&format!(
-                "cannot find the autoresearch program itself: {err}"
-            ));
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
     if args.workdir.join("config.json").exists() || request.pipeline_script.is_some() {
         log_to_file(&args.workdir);
     }
-    let spinner = terminal_spinner();
-    let options = RunOptions {
-        supervisor,
-        agent_env: AgentEnv::from_process(),
-        python: std::env::var_os("AUTORESEARCH_PYTHON")
-            .map_or_else(|| PathBuf::from("python3"), PathBuf::from),
-        progress: progress_sink(spinner.clone()),
-        grace_period: Duration::from_secs(30),
-    };
-    let runtime = match crate::runtime(true) {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    let outcome = runtime.block_on(async {
-        let (handle, listener) = shutdown_channel();
-        if let Err(err) = forward_signals(handle) {
-            tracing::warn!(%err, "cannot listen for signals");
-        }
-        autoresearch_workflow::run(&args.workdir, &request, options, listener).await
-    });
-    if let Some(bar) = &spinner {
-        bar.finish_and_clear();
-    }
+    let python = std::env::var_os("AUTORESEARCH_PYTHON")
+        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let outcome = run_engine(&args.workdir, &request, python, false);
     match outcome {
         Ok(outcome) => {
             let mut err = std::io::stderr();
@@ -324,13 +296,58 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
                 }
             }
         }
-        Err(err) => {
-            eprint_error(&err.to_string());
-            ExitCode::from(if err.is_bad_input() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            })
-        }
+        Err(code) => code,
     }
+}
+
+/// Runs the engine on `workdir` the way every command does: job supervision through
+/// this program, a spinner on a terminal, Ctrl+C and SIGTERM forwarded to the engine,
+/// and, with `report`, the report written after a run that ended normally. An error is
+/// printed here and comes back as its exit code.
+pub(crate) fn run_engine(
+    workdir: &Path,
+    request: &RunRequest,
+    python: PathBuf,
+    report: bool,
+) -> Result<RunOutcome, ExitCode> {
+    let supervisor = match std::env::current_exe() {
+        Ok(exe) => vec![exe.into_os_string(), "__supervise-job".into()],
+        Err(err) => {
+            eprint_error(&format!(
+                "cannot find the autoresearch program itself: {err}"
+            ));
+            return Err(ExitCode::from(EXIT_FAILURE));
+        }
+    };
+    let spinner = terminal_spinner();
+    let options = RunOptions {
+        supervisor,
+        agent_env: AgentEnv::from_process(),
+        python,
+        progress: progress_sink(spinner.clone()),
+        grace_period: Duration::from_secs(30),
+    };
+    let runtime = crate::runtime(true)?;
+    let outcome = runtime.block_on(async {
+        let (handle, listener) = shutdown_channel();
+        if let Err(err) = forward_signals(handle) {
+            tracing::warn!(%err, "cannot listen for signals");
+        }
+        let outcome = autoresearch_workflow::run(workdir, request, options, listener).await;
+        if report && outcome.is_ok() {
+            let _ = autoresearch_workflow::report::write_report(&Workdir::new(workdir), None).await;
+        }
+        outcome
+    });
+    if let Some(bar) = &spinner {
+        bar.finish_and_clear();
+    }
+    outcome.map_err(|err| {
+        eprint_error(&err.to_string());
+        ExitCode::from(if err.is_bad_input() {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILURE
+        })
+    })
 }

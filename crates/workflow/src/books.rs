@@ -125,9 +125,7 @@ impl Books {
         id: &str,
         change: impl FnOnce(&mut autoresearch_hypothesis_tree::HypothesisNode),
     ) -> Result<(), WorkflowError> {
-        self.tree
-            .update(id, change)
-            .map_err(|err| corrupt(&self.workdir.engine(), err.to_string()))?;
+        self.edit_node(id, change)?;
         self.save_nodes()
     }
 

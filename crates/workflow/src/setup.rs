@@ -17,6 +17,8 @@ use crate::prompts;
 pub(crate) const SETUP_CHECKOUT: &str = "_setup";
 /// The commit message of the instrumentation.
 pub const INSTRUMENT_MESSAGE: &str = "autoresearch: instrument TTFB and step timing";
+/// The hint when the engine's Python cannot run the script tools.
+const PYTHON_HINT: &str = "set AUTORESEARCH_PYTHON to a Python 3 interpreter";
 /// The branch that holds a snapshot of the user's uncommitted changes.
 pub const SNAPSHOT_BRANCH: &str = "autoresearch/snapshot";
 
@@ -90,7 +92,7 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
     }
     let already = verify_script(&ctx.python, &original, &script)
         .await
-        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+        .map_err(|err| setup_error(err, PYTHON_HINT))?;
     let mut instrumented = false;
     if already.iter().any(|p| p.contains("autoresearch_probe")) {
         if ctx.config.skip_instrument {
@@ -127,18 +129,7 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
                 )
             })?;
         }
-        let problems = verify_script(&ctx.python, &original, &script)
-            .await
-            .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
-        if !problems.is_empty() {
-            return Err(setup_error(
-                format!(
-                    "the instrumented script was rejected: {}",
-                    problems.join("; ")
-                ),
-                MANUAL_HINT,
-            ));
-        }
+        check_instrumented(ctx, &original, &script).await?;
         instrumented = true;
     } else if !already.is_empty() {
         return Err(setup_error(
@@ -152,6 +143,28 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
     finish(ctx, anchor, checkout, instrumented).await
 }
 
+/// Refuses an instrumented script that changed more than the probe or no longer
+/// compiles.
+async fn check_instrumented(
+    ctx: &Context,
+    original: &str,
+    script: &std::path::Path,
+) -> Result<(), WorkflowError> {
+    let problems = verify_script(&ctx.python, original, script)
+        .await
+        .map_err(|err| setup_error(err, PYTHON_HINT))?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(setup_error(
+        format!(
+            "the instrumented script was rejected: {}",
+            problems.join("; ")
+        ),
+        MANUAL_HINT,
+    ))
+}
+
 /// The built-in instrumenter: wraps the training loop's iterable, or stops with the
 /// line the user should add.
 async fn builtin_instrument(
@@ -162,7 +175,7 @@ async fn builtin_instrument(
     ctx.say("instrumenting the script with the built-in instrumenter (no agent)…");
     let result = crate::knobs::instrument(&ctx.python, script)
         .await
-        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+        .map_err(|err| setup_error(err, PYTHON_HINT))?;
     let Some(source) = result.source.filter(|_| result.ok) else {
         return Err(setup_error(
             format!(
@@ -173,18 +186,7 @@ async fn builtin_instrument(
         ));
     };
     std::fs::write(script, &source).map_err(WorkflowError::io("write", script))?;
-    let problems = verify_script(&ctx.python, original, script)
-        .await
-        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
-    if !problems.is_empty() {
-        return Err(setup_error(
-            format!(
-                "the instrumented script was rejected: {}",
-                problems.join("; ")
-            ),
-            MANUAL_HINT,
-        ));
-    }
+    check_instrumented(ctx, original, script).await?;
     ctx.say(&format!(
         "wrapped {} at line {}",
         result
@@ -216,7 +218,7 @@ async fn finish(
     let script = ctx.layout.script_in(&checkout.path);
     let options = crate::knobs::read_options(&ctx.python, &script)
         .await
-        .map_err(|err| setup_error(err, "set AUTORESEARCH_PYTHON to a Python 3 interpreter"))?;
+        .map_err(|err| setup_error(err, PYTHON_HINT))?;
     let knobs = crate::knobs::knobs_from(&options, &ctx.config.knobs, &ctx.config.frozen)
         .map_err(|err| setup_error(err, "fix --knob or --freeze"))?;
     Ok(SetupOutcome {

@@ -15,10 +15,7 @@ fn run(home: &Path, args: &[String]) -> (i32, String) {
 
 fn with(args: &[String], flag: &str, value: &str) -> Vec<String> {
     let mut args = args.to_vec();
-    match args.iter().position(|a| a == flag) {
-        Some(at) => args[at + 1] = value.to_owned(),
-        None => args.extend([flag.to_owned(), value.to_owned()]),
-    }
+    set_arg(&mut args, flag, value);
     args
 }
 

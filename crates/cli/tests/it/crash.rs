@@ -80,11 +80,11 @@ fn twenty_kill_9s_then_resume_leaves_a_consistent_work_directory() {
     std::fs::write(repo.dir.join("train.py"), instrumented(&repo.script)).unwrap();
     let workdir = root.path().join("work");
     let mut args = new_run_args(&workdir, &repo);
-    let at = args
-        .iter()
-        .position(|a| a == "--base-launch-command")
-        .unwrap();
-    args[at + 1] = format!("{} $SCRIPT --steps 100 --step-ms 15", python().display());
+    set_arg(
+        &mut args,
+        "--base-launch-command",
+        format!("{} $SCRIPT --steps 100 --step-ms 15", python().display()),
+    );
     args.extend(["--agent", "none", "--max-concurrency", "1"].map(str::to_owned));
     let resume = vec!["run".to_owned(), workdir.display().to_string()];
     let mut rng = Lcg(0x05ee_d0fc_4a05);
@@ -120,8 +120,6 @@ fn twenty_kill_9s_then_resume_leaves_a_consistent_work_directory() {
     let output = finish(
         autoresearch(home.path(), None)
             .args(&resume)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
         Duration::from_secs(300),

@@ -1,7 +1,6 @@
 //! A shortened `autoresearch demo`: the built-in instrumenter and planner on the real
 //! SPDL demo job must find a real speedup (a ratio with a wide margin, not a time limit).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::*;
@@ -22,8 +21,6 @@ fn a_short_demo_finds_a_real_speedup_without_an_agent() {
             &venv.display().to_string(),
         ])
         .args(["--steps", "60", "--max-experiments", "8", "--agent", "none"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let output = finish(child, Duration::from_secs(600));

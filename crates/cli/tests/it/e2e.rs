@@ -93,8 +93,6 @@ fn a_scripted_agent_instruments_runs_seeds_plans_and_stops() {
     );
     let child = autoresearch(home.path(), Some(&server.url()))
         .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let output = finish(child, Duration::from_secs(300));

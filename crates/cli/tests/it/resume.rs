@@ -1,7 +1,6 @@
 //! Ctrl+C at the worst moments, then resume: while a job runs, and while an analysis
 //! call is in flight. Nothing is lost, duplicated or launched twice.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use autoresearch_llm_client::testing::Turn;
@@ -47,11 +46,7 @@ fn sigint_during_a_job_and_during_an_analysis_then_resume_finishes_once() {
         "{} $SCRIPT --steps 60 --step-ms 40 --load-ms 15",
         python().display()
     );
-    let at = args
-        .iter()
-        .position(|a| a == "--base-launch-command")
-        .unwrap();
-    args[at + 1] = launch;
+    set_arg(&mut args, "--base-launch-command", launch);
     args.extend(
         [
             "--agent",
@@ -66,8 +61,6 @@ fn sigint_during_a_job_and_during_an_analysis_then_resume_finishes_once() {
     let start = |args: &[String]| {
         autoresearch(home.path(), Some(&server.url()))
             .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };

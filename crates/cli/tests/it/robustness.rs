@@ -1,7 +1,6 @@
 //! Agents that answer badly, and experiments that fail to build: each becomes a failure
 //! record and the run goes on.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use autoresearch_llm_client::testing::Turn;
@@ -45,8 +44,6 @@ fn malformed_agent_answers_become_failure_records_and_the_run_goes_on() {
     args.extend(["--agent", "claude-code", "--max-concurrency", "1"].map(str::to_owned));
     let child = autoresearch(home.path(), Some(&server.url()))
         .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let output = finish(child, Duration::from_secs(300));
@@ -89,11 +86,11 @@ fn a_failing_build_is_recorded_per_experiment() {
     let repo = instrumented_repo(root.path());
     let workdir = root.path().join("work");
     let mut args = new_run_args(&workdir, &repo);
-    let at = args
-        .iter()
-        .position(|a| a == "--base-launch-command")
-        .unwrap();
-    args[at + 1] = format!("IMAGE=$IMAGE {}", launch_command());
+    set_arg(
+        &mut args,
+        "--base-launch-command",
+        format!("IMAGE=$IMAGE {}", launch_command()),
+    );
     args.extend(
         [
             "--agent",
@@ -171,8 +168,6 @@ fn three_experiments_prepare_at_once() {
     let started = Instant::now();
     let child = autoresearch(home.path(), Some(&server.url()))
         .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let output = finish(child, Duration::from_secs(300));
@@ -253,8 +248,6 @@ fn an_mtp_change_that_fails_at_start_up_gets_a_repair() {
     );
     let child = autoresearch(home.path(), Some(&server.url()))
         .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let output = finish(child, Duration::from_secs(300));
@@ -300,13 +293,12 @@ fn a_job_that_stops_printing_is_cancelled_as_stalled() {
     let workdir = root.path().join("work");
     let mut args = new_run_args(&workdir, &repo);
     // Prints nothing the probe would, and never ends.
-    let at = args
-        .iter()
-        .position(|a| a == "--base-launch-command")
-        .unwrap();
-    args[at + 1] = "echo starting; exec sleep 613 # $SCRIPT".to_owned();
-    let at = args.iter().position(|a| a == "--job-timeout").unwrap();
-    args[at + 1] = "10".to_owned();
+    set_arg(
+        &mut args,
+        "--base-launch-command",
+        "echo starting; exec sleep 613 # $SCRIPT",
+    );
+    set_arg(&mut args, "--job-timeout", "10");
     args.extend(["--agent", "none", "--max-concurrency", "2"].map(str::to_owned));
     let started = Instant::now();
     let output = autoresearch(home.path(), None)

@@ -2,7 +2,7 @@
 //! engine in seconds, with the built-in planner.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use crate::support::*;
@@ -60,8 +60,6 @@ fn simulate(root: &Path, scenario: &Path, experiments: u32, concurrency: u32) ->
             "--job-timeout",
             "60",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     finish(child, Duration::from_secs(900))

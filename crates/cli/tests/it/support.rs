@@ -147,7 +147,10 @@ pub(crate) fn autoresearch(home: &Path, server: Option<&str>) -> Command {
         .env("AUTORESEARCH_PYTHON", "python3")
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("ANTHROPIC_BASE_URL")
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Captured, for the assertions and failure messages (`finish` reads them).
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(url) = server {
         cmd.env("ANTHROPIC_BASE_URL", url)
             .env("ANTHROPIC_API_KEY", "sk-test-e2e-0123456789");
@@ -176,6 +179,15 @@ pub(crate) fn new_run_args(workdir: &Path, repo: &UserRepo) -> Vec<String> {
     .iter()
     .map(|s| (*s).to_owned())
     .collect()
+}
+
+/// Sets `flag`'s value in `args` (appending the flag when it is not there).
+pub(crate) fn set_arg(args: &mut Vec<String>, flag: &str, value: impl Into<String>) {
+    let value = value.into();
+    match args.iter().position(|a| a == flag) {
+        Some(at) => args[at + 1] = value,
+        None => args.extend([flag.to_owned(), value]),
+    }
 }
 
 /// Runs `cmd` to its end with a generous bound.

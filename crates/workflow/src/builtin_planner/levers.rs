@@ -60,6 +60,11 @@ fn subprocess_flip(p: &mut Proposals<'_>) {
     }
 }
 
+/// Why a deeper buffer may help.
+const DEEPER_BUFFER: &str = "a deeper buffer absorbs jitter between batches";
+/// Why bigger batches may help.
+const BIGGER_BATCHES: &str = "bigger batches amortise each step's fixed costs (judged per sample)";
+
 fn concurrency_knobs<'a>(p: &Proposals<'a>) -> Vec<&'a Knob> {
     p.view
         .knobs
@@ -68,8 +73,12 @@ fn concurrency_knobs<'a>(p: &Proposals<'a>) -> Vec<&'a Knob> {
         .collect()
 }
 
-fn knobs_with<'a>(p: &Proposals<'a>, role: KnobRole) -> Vec<&'a Knob> {
-    p.view.knobs.iter().filter(|k| k.role == role).collect()
+/// Scales every knob with `role` by each of `factors`, one candidate each.
+fn raise_role(p: &mut Proposals<'_>, role: KnobRole, factors: &[f64], reason: &str, tag: &str) {
+    let knobs = p.view.knobs;
+    for knob in knobs.iter().filter(|k| k.role == role) {
+        p.raise(knob, factors, reason, tag);
+    }
 }
 
 fn data_bound_levers(p: &mut Proposals<'_>) {
@@ -101,30 +110,27 @@ fn data_bound_levers(p: &mut Proposals<'_>) {
     for knob in concurrency.iter().filter(|k| !bottleneck.contains(k)) {
         p.raise(knob, &[4.0, 2.0], &why, CONCURRENCY_TAG);
     }
-    for knob in knobs_with(p, KnobRole::Buffer) {
-        p.raise(
-            knob,
-            &[4.0],
-            &format!("{why}: a deeper buffer absorbs jitter between batches"),
-            "",
-        );
-    }
-    for knob in knobs_with(p, KnobRole::Threads) {
-        p.raise(
-            knob,
-            &[2.0],
-            &format!("{why}: a larger thread budget lets every stage reach its concurrency"),
-            CONCURRENCY_TAG,
-        );
-    }
-    for knob in knobs_with(p, KnobRole::BatchSize) {
-        p.raise(
-            knob,
-            &[2.0],
-            &format!("{why}: bigger batches amortise each step's fixed costs (judged per sample)"),
-            BATCH_TAG,
-        );
-    }
+    raise_role(
+        p,
+        KnobRole::Buffer,
+        &[4.0],
+        &format!("{why}: {DEEPER_BUFFER}"),
+        "",
+    );
+    raise_role(
+        p,
+        KnobRole::Threads,
+        &[2.0],
+        &format!("{why}: a larger thread budget lets every stage reach its concurrency"),
+        CONCURRENCY_TAG,
+    );
+    raise_role(
+        p,
+        KnobRole::BatchSize,
+        &[2.0],
+        &format!("{why}: {BIGGER_BATCHES}"),
+        BATCH_TAG,
+    );
     for knob in &bottleneck {
         p.raise(knob, &[0.5], &why, CONCURRENCY_TAG);
     }
@@ -132,22 +138,20 @@ fn data_bound_levers(p: &mut Proposals<'_>) {
 
 fn compute_bound_levers(p: &mut Proposals<'_>) {
     let why = p.why.clone();
-    for knob in knobs_with(p, KnobRole::BatchSize) {
-        p.raise(
-            knob,
-            &[4.0, 2.0, 8.0],
-            &format!("{why}: bigger batches amortise each step's fixed costs (judged per sample)"),
-            BATCH_TAG,
-        );
-    }
-    for knob in knobs_with(p, KnobRole::Buffer) {
-        p.raise(
-            knob,
-            &[4.0],
-            &format!("{why}: a deeper buffer absorbs jitter between batches"),
-            "",
-        );
-    }
+    raise_role(
+        p,
+        KnobRole::BatchSize,
+        &[4.0, 2.0, 8.0],
+        &format!("{why}: {BIGGER_BATCHES}"),
+        BATCH_TAG,
+    );
+    raise_role(
+        p,
+        KnobRole::Buffer,
+        &[4.0],
+        &format!("{why}: {DEEPER_BUFFER}"),
+        "",
+    );
     for knob in concurrency_knobs(p) {
         p.raise(
             knob,
@@ -156,14 +160,13 @@ fn compute_bound_levers(p: &mut Proposals<'_>) {
             CONCURRENCY_TAG,
         );
     }
-    for knob in knobs_with(p, KnobRole::Threads) {
-        p.raise(
-            knob,
-            &[0.5],
-            &format!("{why}: a smaller pool leaves CPU to the step"),
-            CONCURRENCY_TAG,
-        );
-    }
+    raise_role(
+        p,
+        KnobRole::Threads,
+        &[0.5],
+        &format!("{why}: a smaller pool leaves CPU to the step"),
+        CONCURRENCY_TAG,
+    );
 }
 
 /// Garbage collection at fixed steps (the probe's `AUTORESEARCH_GC_EVERY`).
