@@ -207,8 +207,8 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
     };
     let mut out = std::io::stdout();
     let _ = writeln!(out, "\n== autoresearch demo ==");
-    if let Some(line) = speedup_line(&workdir) {
-        let _ = writeln!(out, "{line}");
+    if let Some(speedup) = &outcome.speedup {
+        let _ = writeln!(out, "best {}: {}", speedup.best, speedup.describe());
     }
     if let Some(floor) = outcome.floor_ms {
         let _ = writeln!(
@@ -241,33 +241,4 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
         return ExitCode::from(EXIT_INTERRUPTED);
     }
     ExitCode::from(EXIT_SUCCESS)
-}
-
-/// "best X ms vs baseline Y ms (Z× faster)", per sample at the baseline's batch size.
-fn speedup_line(workdir: &Path) -> Option<String> {
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(workdir.join("state.json")).ok()?).ok()?;
-    let best = state["current_best"].as_str()?;
-    let summary = |id: &str| -> Option<serde_json::Value> {
-        serde_json::from_slice(
-            &std::fs::read(workdir.join("runs").join(id).join("summary.json")).ok()?,
-        )
-        .ok()
-    };
-    let per_sample = |s: &serde_json::Value| -> Option<(f64, f64)> {
-        let ms = s["step_time"]["value"]["median_ms"].as_f64()?;
-        let batch = s["batch_size"].as_f64().unwrap_or(1.0).max(1.0);
-        Some((ms, ms / batch))
-    };
-    let (base_ms, base_per) = per_sample(&summary("000_baseline")?)?;
-    let (best_ms, best_per) = per_sample(&summary(best)?)?;
-    let batch = summary("000_baseline")?["batch_size"]
-        .as_f64()
-        .unwrap_or(1.0)
-        .max(1.0);
-    Some(format!(
-        "best {best}: {best_ms:.2} ms per step ({:.2} ms at the baseline's batch of {batch}) against the baseline's {base_ms:.2} ms: {:.2}× the throughput",
-        best_per * batch,
-        base_per / best_per
-    ))
 }

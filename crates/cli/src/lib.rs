@@ -109,6 +109,15 @@ pub enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Remove a finished run's experiment checkouts and branches from your repository
+    /// (the best experiment's branch is kept; the work directory's files stay).
+    Clean {
+        /// The work directory.
+        workdir: PathBuf,
+        /// Also delete the best experiment's branch.
+        #[arg(long)]
+        all: bool,
+    },
     /// Print a work directory's experiment tree.
     Tree {
         /// The work directory.
@@ -168,6 +177,9 @@ pub fn run() -> ExitCode {
         Ok(Cli {
             command: Some(Command::Queue { workdir, action }),
         }) => workdir_cmds::queue(&workdir, action),
+        Ok(Cli {
+            command: Some(Command::Clean { workdir, all }),
+        }) => workdir_cmds::clean(&workdir, all),
         Ok(Cli { command: None }) => ExitCode::from(EXIT_SUCCESS),
         Err(err) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).

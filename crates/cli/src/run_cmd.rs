@@ -268,12 +268,8 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             for d in &outcome.updated {
                 let _ = writeln!(err, "updated {}: {} → {}", d.field, d.stored, d.requested);
             }
-            if let (Some((best, ms)), Some(base)) = (&outcome.best, outcome.baseline_ms) {
-                let _ = writeln!(
-                    err,
-                    "best: {best} at {ms:.2} ms per step (baseline {base:.2} ms, {:.2}× faster)",
-                    base / ms
-                );
+            if let Some(speedup) = &outcome.speedup {
+                let _ = writeln!(err, "best: {}: {}", speedup.best, speedup.describe());
             }
             if let Some(floor) = outcome.floor_ms {
                 let _ = writeln!(err, "compute-only floor: {floor:.2} ms per step");

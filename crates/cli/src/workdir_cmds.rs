@@ -1,4 +1,5 @@
-//! The commands that read or edit a work directory: `status`, `report`, `queue`.
+//! The commands that read or edit a work directory: `status`, `report`, `queue`,
+//! `clean`.
 
 use std::io::Write;
 use std::path::Path;
@@ -75,6 +76,30 @@ pub(crate) fn status(workdir: &Path, json: bool) -> ExitCode {
                 autoresearch_workflow::status::render_status(&report)
             };
             let _ = write!(std::io::stdout(), "{text}");
+            ExitCode::from(EXIT_SUCCESS)
+        }
+        Err(err) => fail(&err),
+    }
+}
+
+/// `autoresearch clean`.
+pub(crate) fn clean(workdir: &Path, all: bool) -> ExitCode {
+    let options = autoresearch_workflow::clean::CleanOptions { all };
+    match autoresearch_workflow::clean::clean(&Workdir::new(workdir), options) {
+        Ok(report) => {
+            let mut out = std::io::stdout();
+            for path in &report.checkouts_removed {
+                let _ = writeln!(out, "removed checkout {path}");
+            }
+            for branch in &report.branches_deleted {
+                let _ = writeln!(out, "deleted branch {branch}");
+            }
+            for (branch, why) in &report.branches_kept {
+                let _ = writeln!(out, "kept branch {branch}: {why}");
+            }
+            if report.checkouts_removed.is_empty() && report.branches_deleted.is_empty() {
+                let _ = writeln!(out, "nothing of this run's is left in the repository");
+            }
             ExitCode::from(EXIT_SUCCESS)
         }
         Err(err) => fail(&err),

@@ -10,7 +10,10 @@ use crate::backend::{Backend, BackendReply};
 use crate::budget::CostBudget;
 use crate::edits::{EDIT_INSTRUCTIONS, parse_edits};
 use crate::error::LlmError;
-use crate::json::{extract_json, json_instructions, repair_prompt, schema_of, validate};
+use crate::json::{
+    JsonProblem, MAX_STRING_BYTES, cap_strings, extract_json, json_instructions, repair_prompt,
+    schema_of, validate,
+};
 use crate::log::CallLog;
 use crate::retry::RetryPolicy;
 use crate::types::{AgentCall, AgentReply, Usage};
@@ -176,17 +179,31 @@ impl LlmClient {
     }
 
     /// A call whose answer must be JSON of type `T`: the schema goes into the prompt;
-    /// an answer that does not match gets one repair round with the exact error.
+    /// an answer that does not match gets one repair round naming every problem.
     pub async fn call_json<T: DeserializeOwned + JsonSchema>(
         &self,
-        mut call: AgentCall,
+        call: AgentCall,
     ) -> Result<(T, AgentReply), LlmError> {
+        self.call_json_checked(call, |_: &T| Vec::new()).await
+    }
+
+    /// [`Self::call_json`] with the caller's own rules: `check` lists what is wrong with
+    /// an answer that fits the schema (an empty plan, say), and those problems get the
+    /// same repair round as a schema mismatch. Strings in the answer are capped at
+    /// [`MAX_STRING_BYTES`].
+    pub async fn call_json_checked<T, F>(
+        &self,
+        mut call: AgentCall,
+        check: F,
+    ) -> Result<(T, AgentReply), LlmError>
+    where
+        T: DeserializeOwned + JsonSchema,
+        F: Fn(&T) -> Vec<JsonProblem>,
+    {
         call.json_schema = Some(schema_of::<T>());
         let original = call.prompt.clone();
         let first = self.call(call.clone()).await?;
-        let error = match extract_json(&first.text)
-            .and_then(|value| validate::<T>(&value).map(|typed| (typed, value)))
-        {
+        let error = match read_answer(&call.phase, &first.text, &check) {
             Ok((typed, value)) => {
                 let mut reply = first;
                 reply.json = Some(value);
@@ -194,13 +211,12 @@ impl LlmClient {
             }
             Err(err) => err,
         };
-        tracing::warn!(phase = %call.phase, %error, "answer does not match its schema; one repair round");
+        tracing::warn!(phase = %call.phase, %error, "answer rejected; one repair round");
         let mut repair = call.clone();
         repair.phase = format!("{}_repair", call.phase);
         repair.prompt = repair_prompt(&original, &first.text, &error);
         let second = self.call(repair).await?;
-        let value = extract_json(&second.text)?;
-        let typed = validate::<T>(&value)?;
+        let (typed, value) = read_answer(&call.phase, &second.text, &check)?;
         let mut reply = second;
         reply.usage.input_tokens += first.usage.input_tokens;
         reply.usage.output_tokens += first.usage.output_tokens;
@@ -212,6 +228,30 @@ impl LlmClient {
         reply.json = Some(value);
         Ok((typed, reply))
     }
+}
+
+/// The typed answer in `text`, with its strings capped, or every problem with it.
+fn read_answer<T, F>(phase: &str, text: &str, check: &F) -> Result<(T, serde_json::Value), LlmError>
+where
+    T: DeserializeOwned + JsonSchema,
+    F: Fn(&T) -> Vec<JsonProblem>,
+{
+    let mut value = extract_json(text)?;
+    let cut = cap_strings(&mut value, MAX_STRING_BYTES);
+    if cut > 0 {
+        tracing::warn!(
+            phase,
+            cut,
+            limit = MAX_STRING_BYTES,
+            "cut over-long strings in the answer"
+        );
+    }
+    let typed = validate::<T>(&value)?;
+    let problems = check(&typed);
+    if !problems.is_empty() {
+        return Err(LlmError::InvalidJson { problems });
+    }
+    Ok((typed, value))
 }
 
 /// The default timeout of one attempt of a call (see [`AgentCall::new`]).

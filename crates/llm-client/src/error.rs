@@ -60,13 +60,12 @@ pub enum LlmError {
     /// The answer could not be understood at all (not the expected envelope).
     #[error("the answer is not in the expected form: {0}")]
     Malformed(String),
-    /// The answer is not JSON of the expected shape (after the repair round, if any).
-    #[error("the answer does not match the expected JSON shape at `{path}`: {message}")]
+    /// The answer is not JSON of the expected shape (after the repair round, if any):
+    /// every problem found, each with its path.
+    #[error("the answer does not match the expected JSON shape: {}", describe_problems(.problems))]
     InvalidJson {
-        /// Where in the document.
-        path: String,
-        /// What is wrong.
-        message: String,
+        /// What is wrong, and where.
+        problems: Vec<crate::json::JsonProblem>,
     },
     /// The answer is larger than allowed.
     #[error("the answer is {size} bytes, more than the {limit} allowed")]
@@ -114,6 +113,14 @@ pub enum LlmError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn describe_problems(problems: &[crate::json::JsonProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl LlmError {

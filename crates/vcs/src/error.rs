@@ -51,6 +51,19 @@ pub enum VcsError {
         /// The path.
         path: PathBuf,
     },
+    /// The branch is checked out somewhere else (another run's checkout, or the user's
+    /// own), so it may be neither moved nor deleted.
+    #[error(
+        "the branch {branch} is checked out at {path}, so it is left alone\n\
+         hint: two runs never share branches; if {path} belongs to a finished run, \
+         remove it with `autoresearch clean <its work directory>`"
+    )]
+    BranchInUse {
+        /// The branch.
+        branch: String,
+        /// Where it is checked out.
+        path: PathBuf,
+    },
     /// A branch or checkout name is not usable as a Git reference.
     #[error("`{name}` is not a valid branch name: {reason}")]
     InvalidName {

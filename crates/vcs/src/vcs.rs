@@ -64,6 +64,14 @@ pub trait Vcs: Send + Sync {
 
     /// Points the user-visible branch `name` at `commit`, creating or moving it.
     fn export_branch(&self, name: &str, commit: &CommitId) -> Result<(), VcsError>;
+
+    /// The branches whose short name starts with `prefix`, with their commits, sorted.
+    fn list_branches(&self, prefix: &str) -> Result<Vec<(String, CommitId)>, VcsError>;
+
+    /// Deletes branch `name` (its commits stay in the object store until Git's garbage
+    /// collection). A branch checked out anywhere is refused with
+    /// [`VcsError::BranchInUse`]; a branch that does not exist is no error.
+    fn delete_branch(&self, name: &str) -> Result<(), VcsError>;
 }
 
 /// A shared repository for async code: every call runs on tokio's blocking pool.

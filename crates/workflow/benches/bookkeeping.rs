@@ -161,6 +161,7 @@ fn main() {
             default: Some("1".to_owned()),
             range: Some((1, 64)),
             choices: Vec::new(),
+            value_kind: None,
         },
         Knob {
             flag: "--mode".to_owned(),
@@ -171,6 +172,7 @@ fn main() {
             default: Some("mt".to_owned()),
             range: None,
             choices: vec!["mt".to_owned(), "mtp".to_owned()],
+            value_kind: None,
         },
         Knob {
             flag: "--batch-size".to_owned(),
@@ -179,6 +181,7 @@ fn main() {
             default: Some("8".to_owned()),
             range: Some((1, 256)),
             choices: Vec::new(),
+            value_kind: None,
         },
     ];
     let mut plans = Vec::new();

@@ -57,6 +57,82 @@ def resolve(node, names):
     return None
 
 
+# Calls that run an SPDL pipeline in a subprocess.
+SUBPROCESS_CALLS = ("run_pipeline_in_subprocess",)
+
+
+def call_name(call):
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def subprocess_functions(tree):
+    """Module-level functions that start a pipeline in a subprocess, directly or through
+    another such function (two levels are followed)."""
+    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    found = set()
+    for _ in range(2):
+        for name, fn in functions.items():
+            if any(isinstance(c, ast.Call) and (call_name(c) in SUBPROCESS_CALLS or call_name(c) in found)
+                   for c in ast.walk(fn)):
+                found.add(name)
+    return found
+
+
+def starts_subprocess(nodes, helpers):
+    return any(isinstance(c, ast.Call) and (call_name(c) in SUBPROCESS_CALLS or call_name(c) in helpers)
+               for n in nodes for c in ast.walk(n))
+
+
+def tests_option(test, dest):
+    """(condition true when the option is truthy / equals the value, compared value) if
+    `test` reads the option `dest`; None otherwise."""
+    negated = False
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        negated = not negated
+        test = test.operand
+
+    def is_dest(e):
+        return (isinstance(e, ast.Attribute) and e.attr == dest) or (isinstance(e, ast.Name) and e.id == dest)
+
+    if is_dest(test):
+        return (not negated, None)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and is_dest(test.left) \
+            and isinstance(test.comparators[0], ast.Constant):
+        value = test.comparators[0].value
+        if isinstance(test.ops[0], (ast.Eq, ast.Is)):
+            return (not negated, value)
+        if isinstance(test.ops[0], (ast.NotEq, ast.IsNot)):
+            return (negated, value)
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or) and not negated:
+        for operand in test.values:
+            found = tests_option(operand, dest)
+            if found is not None and found[0]:
+                return found
+    return None
+
+
+def subprocess_evidence(tree, dest):
+    """How the option `dest` selects `run_pipeline_in_subprocess`: {"when": bool, "value":
+    compared value or None, "line": n}, from an if/else (or a conditional expression)
+    whose one branch starts the pipeline in a subprocess and the other does not."""
+    helpers = subprocess_functions(tree)
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.If, ast.IfExp)):
+            continue
+        found = tests_option(node.test, dest)
+        if found is None:
+            continue
+        truthy, value = found
+        body = node.body if isinstance(node, ast.If) else [node.body]
+        orelse = node.orelse if isinstance(node, ast.If) else [node.orelse]
+        in_body, in_else = starts_subprocess(body, helpers), starts_subprocess(orelse, helpers)
+        if in_body == in_else:
+            continue
+        return {"when": in_body == truthy, "value": value, "line": node.lineno}
+    return None
+
+
 def knobs(tree):
     names = constants(tree)
     out = []
@@ -73,19 +149,28 @@ def knobs(tree):
         if "type" in kw and isinstance(kw["type"], ast.Name):
             kind = kw["type"].id
         action = literal(kw["action"]) if "action" in kw else None
-        if action in ("store_true", "store_false"):
+        if "action" in kw and isinstance(kw["action"], (ast.Attribute, ast.Name)) \
+                and ast.unparse(kw["action"]).endswith("BooleanOptionalAction"):
+            action = "boolean_optional"
+        if action in ("store_true", "store_false", "boolean_optional"):
             kind = "bool"
-        default = resolve(kw["default"], names) if "default" in kw else (False if action == "store_true" else None)
+        if "default" in kw:
+            default = resolve(kw["default"], names)
+        else:
+            default = {"store_true": False, "store_false": True}.get(action)
         if kind == "str" and default is not None and not isinstance(default, str):
             kind = type(default).__name__
         choices = resolve(kw["choices"], names) if "choices" in kw else None
         help_text = literal(kw["help"]) if "help" in kw else None
+        dest = literal(kw["dest"]) if "dest" in kw else long_flags[0][2:].replace("-", "_")
         out.append({
             "flag": long_flags[0],
             "type": kind,
+            "action": action if isinstance(action, str) else None,
             "default": default,
             "choices": list(choices) if isinstance(choices, (list, tuple)) else None,
             "help": help_text if isinstance(help_text, str) else None,
+            "subprocess": subprocess_evidence(tree, dest) if isinstance(dest, str) else None,
         })
     return out
 

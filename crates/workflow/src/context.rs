@@ -58,6 +58,8 @@ pub struct Context {
     pub python: PathBuf,
     /// Where the script is.
     pub layout: SourceLayout,
+    /// The run's branch names in the repository.
+    pub branches: crate::branches::Branches,
     /// The books, behind the one lock that serialises state changes.
     books: Mutex<Books>,
     /// Progress lines.
@@ -85,7 +87,15 @@ impl Context {
         books: Books,
         progress: ProgressSink,
     ) -> Self {
+        let branches = crate::branches::Branches::new(
+            books
+                .state
+                .branch_namespace
+                .clone()
+                .unwrap_or_else(|| crate::branches::ROOT.to_owned()),
+        );
         Self {
+            branches,
             workdir,
             config,
             vcs,

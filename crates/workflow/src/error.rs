@@ -61,6 +61,14 @@ pub enum WorkflowError {
         /// How to fix it.
         hint: String,
     },
+    /// `clean` cannot be carried out now.
+    #[error("{problem}\nhint: {hint}")]
+    Clean {
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// Reading or writing a file failed.
     #[error("cannot {action} {path}: {source}")]
     Io {
@@ -95,6 +103,7 @@ impl WorkflowError {
                 | Self::Corrupt { .. }
                 | Self::NotAWorkdir(_)
                 | Self::Queue { .. }
+                | Self::Clean { .. }
                 | Self::Platform(_)
         )
     }

@@ -39,8 +39,12 @@ pub(crate) fn launch_command(
     image: &str,
 ) -> Result<String, FailureRecord> {
     let fail = |message: String| failure(FailureKind::LaunchFailed, FailurePhase::Launch, message);
-    let template = apply_launch_args(&ctx.config.base_launch_command, &spec.launch_args)
-        .map_err(|err| fail(format!("the experiment's launch flags are unusable: {err}")))?;
+    let template = apply_launch_args(
+        &ctx.config.base_launch_command,
+        &spec.launch_args,
+        &ctx.books().state.knobs,
+    )
+    .map_err(|err| fail(format!("the experiment's launch flags are unusable: {err}")))?;
     let vars = Vars::new()
         .with("IMAGE", image)
         .with(

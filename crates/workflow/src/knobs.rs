@@ -20,6 +20,10 @@ pub struct ArgOption {
     /// `int`, `float`, `bool`, `str`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// `store_true`, `store_false`, `boolean_optional` (`argparse.BooleanOptionalAction`),
+    /// or none for an option that takes a value.
+    #[serde(default)]
+    pub action: Option<String>,
     /// The default, as JSON.
     #[serde(default)]
     pub default: serde_json::Value,
@@ -29,6 +33,38 @@ pub struct ArgOption {
     /// The help text.
     #[serde(default)]
     pub help: Option<String>,
+    /// Evidence in the code that the option chooses `run_pipeline_in_subprocess`.
+    #[serde(default)]
+    pub subprocess: Option<SubprocessEvidence>,
+}
+
+/// An `if` (or conditional expression) that reads an option and starts the pipeline in a
+/// subprocess in one branch only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubprocessEvidence {
+    /// Whether the subprocess branch is taken when the condition on the option holds.
+    pub when: bool,
+    /// The value the condition compares the option with (`args.mode == "mtp"`), if any.
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+    /// The line of the branch.
+    #[serde(default)]
+    pub line: Option<u64>,
+}
+
+/// How a knob's value goes on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnobKind {
+    /// `--flag N`: an integer within the knob's range.
+    Integer,
+    /// `--flag VALUE`: one of the knob's choices.
+    Choice,
+    /// A flag without a value (`store_true`/`store_false`): `true` puts it on the command
+    /// line, `false` takes it off.
+    Switch,
+    /// `argparse.BooleanOptionalAction`: `true` is `--flag`, `false` is `--no-flag`.
+    Toggle,
 }
 
 /// What a knob acts on.
@@ -71,6 +107,40 @@ pub struct Knob {
     pub range: Option<(i64, i64)>,
     /// For choices: the values.
     pub choices: Vec<String>,
+    /// How its value is written (absent in work directories from before it was
+    /// recorded: see [`Knob::kind`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_kind: Option<KnobKind>,
+}
+
+impl Knob {
+    /// The knob set to `value`, as it reads on a command line (`--batch-size 16`,
+    /// `--use-subprocess`, `no --use-subprocess`, `--no-prefetch`).
+    pub fn setting_text(&self, value: &str) -> String {
+        let on = value.trim().eq_ignore_ascii_case("true");
+        let bare = self.flag.trim_start_matches('-');
+        match self.kind() {
+            KnobKind::Switch if on => self.flag.clone(),
+            KnobKind::Switch => format!("no {}", self.flag),
+            KnobKind::Toggle if on => format!("--{bare}"),
+            KnobKind::Toggle => format!("--no-{bare}"),
+            KnobKind::Integer | KnobKind::Choice => format!("{} {value}", self.flag),
+        }
+    }
+
+    /// How the knob's value goes on the command line. Knobs recorded before the kind was
+    /// stored are integers when they have a range, switches when their choices are
+    /// `true` and `false` (only `store_true`/`store_false` options had those), and
+    /// otherwise take one of their choices as a value.
+    pub fn kind(&self) -> KnobKind {
+        self.value_kind.unwrap_or(if self.range.is_some() {
+            KnobKind::Integer
+        } else if self.choices == ["true", "false"] {
+            KnobKind::Switch
+        } else {
+            KnobKind::Choice
+        })
+    }
 }
 
 /// Words in a flag's name that mark it as part of the workload, not of how fast it runs.
@@ -88,20 +158,76 @@ fn value_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// How `option` is written on the command line, if it can be varied at all.
+fn value_kind(option: &ArgOption) -> Option<KnobKind> {
+    match option.action.as_deref() {
+        Some("store_true" | "store_false") => Some(KnobKind::Switch),
+        Some("boolean_optional") => Some(KnobKind::Toggle),
+        Some(_) => None,
+        None if option.choices.is_some() => Some(KnobKind::Choice),
+        // `bool` without an action: an older helper's report of a store_true option.
+        None if option.kind == "bool" => Some(KnobKind::Switch),
+        None if option.kind == "int" => Some(KnobKind::Integer),
+        None => None,
+    }
+}
+
+/// The value of `option` that runs the pipeline in a subprocess, from the code's own
+/// branch on it (`if args.use_subprocess: run_pipeline_in_subprocess(...)`), or, for a
+/// choice, from a choice named for it (`--mode mt|mtp`).
+fn subprocess_value(option: &ArgOption, kind: KnobKind) -> Option<String> {
+    if let Some(evidence) = &option.subprocess {
+        match (kind, &evidence.value) {
+            (KnobKind::Switch, None) => {
+                // The option is truthy when the flag is given to a store_true option,
+                // and when it is left off a store_false one.
+                let given_is_truthy = option.action.as_deref() != Some("store_false");
+                return Some((evidence.when == given_is_truthy).to_string());
+            }
+            (KnobKind::Toggle, None) => return Some(evidence.when.to_string()),
+            (KnobKind::Choice, Some(compared)) => {
+                let choices: Vec<String> = option
+                    .choices
+                    .iter()
+                    .flatten()
+                    .filter_map(value_text)
+                    .collect();
+                let compared = value_text(compared)?;
+                if evidence.when && choices.contains(&compared) {
+                    return Some(compared);
+                }
+                if let [a, b] = choices.as_slice() {
+                    // `if mode == "mt": … else: subprocess`: the other of two choices.
+                    return Some(if *a == compared { b.clone() } else { a.clone() });
+                }
+            }
+            _ => {}
+        }
+    }
+    if kind == KnobKind::Choice {
+        return option
+            .choices
+            .iter()
+            .flatten()
+            .filter_map(value_text)
+            .find(|c| {
+                ["mtp", "subprocess", "process", "multiprocess"]
+                    .contains(&c.to_lowercase().as_str())
+            });
+    }
+    None
+}
+
 /// The role of an option, or `None` when it is part of the workload or cannot be varied.
 fn classify(option: &ArgOption, name: &str) -> Option<KnobRole> {
     let words: Vec<&str> = name.split('_').collect();
     let has = |w: &str| words.contains(&w);
+    let kind = value_kind(option)?;
     if name == "batch_size" || name == "batch" || name == "bs" {
-        return (option.kind == "int").then_some(KnobRole::BatchSize);
+        return (kind == KnobKind::Integer).then_some(KnobRole::BatchSize);
     }
-    if let Some(choices) = &option.choices {
-        let subprocess = choices.iter().filter_map(value_text).find(|c| {
-            ["mtp", "subprocess", "process", "multiprocess"].contains(&c.to_lowercase().as_str())
-        });
-        if let Some(value) = subprocess {
-            return Some(KnobRole::Subprocess { value });
-        }
+    if let Some(value) = subprocess_value(option, kind) {
+        return Some(KnobRole::Subprocess { value });
     }
     if option.kind == "int" && (has("concurrency") || has("parallelism")) {
         let stage = words
@@ -130,11 +256,7 @@ fn classify(option: &ArgOption, name: &str) -> Option<KnobRole> {
     {
         return None;
     }
-    match option.kind.as_str() {
-        "int" | "bool" => Some(KnobRole::Other),
-        _ if option.choices.is_some() => Some(KnobRole::Other),
-        _ => None,
-    }
+    Some(KnobRole::Other)
 }
 
 /// The knobs among `options`, after the user's additions (`name=int:LO..HI`) and
@@ -197,14 +319,21 @@ pub fn knobs_from(
                 }
             })
         });
-        let choices = match option.kind.as_str() {
-            "bool" => vec!["true".to_owned(), "false".to_owned()],
+        let kind = value_kind(option).unwrap_or(KnobKind::Integer);
+        let choices = match kind {
+            KnobKind::Switch | KnobKind::Toggle => vec!["true".to_owned(), "false".to_owned()],
             _ => option
                 .choices
                 .iter()
                 .flatten()
                 .filter_map(value_text)
                 .collect(),
+        };
+        // A switch's value says whether the flag is on the command line; its default is
+        // off (a toggle's default is the option's own).
+        let default = match kind {
+            KnobKind::Switch => Some("false".to_owned()),
+            _ => default,
         };
         knobs.push(Knob {
             flag: option.flag.clone(),
@@ -213,6 +342,7 @@ pub fn knobs_from(
             default,
             range,
             choices,
+            value_kind: Some(kind),
         });
     }
     for (name, _) in &extra {
@@ -223,6 +353,79 @@ pub fn knobs_from(
         }
     }
     Ok(knobs)
+}
+
+/// The knob table as Markdown, for the planning prompt: the only flags an experiment
+/// may set, and what each accepts.
+pub fn table_markdown(knobs: &[Knob]) -> String {
+    if knobs.is_empty() {
+        return "(none: this script has no launch flag an experiment may change; change code through `description`)\n".to_owned();
+    }
+    let mut out =
+        String::from("| flag | acts on | default | allowed values |\n|---|---|---|---|\n");
+    for k in knobs {
+        let role = match &k.role {
+            KnobRole::Concurrency { stage: Some(stage) } => format!("concurrency of stage {stage}"),
+            KnobRole::Concurrency { stage: None } => "a stage's concurrency".to_owned(),
+            KnobRole::Threads => "thread pool size".to_owned(),
+            KnobRole::BatchSize => "batch size (judged per sample)".to_owned(),
+            KnobRole::Buffer => "buffer / prefetch depth".to_owned(),
+            KnobRole::Subprocess { value } => {
+                format!("subprocess mode ({})", k.setting_text(value))
+            }
+            KnobRole::Other => "other".to_owned(),
+        };
+        let allowed = match (k.kind(), k.range) {
+            (KnobKind::Integer, Some((lo, hi))) => format!("whole number {lo}..{hi}"),
+            (KnobKind::Integer, None) => "whole number".to_owned(),
+            (KnobKind::Switch, _) => "true (flag given) or false (flag left off)".to_owned(),
+            (KnobKind::Toggle, _) => format!(
+                "true ({}) or false (--no-{})",
+                k.flag,
+                k.flag.trim_start_matches('-')
+            ),
+            (KnobKind::Choice, _) => k.choices.join(", "),
+        };
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!(
+                "| `{}` | {role} | {} | {allowed} |\n",
+                k.flag,
+                k.default.as_deref().unwrap_or("–")
+            ),
+        );
+    }
+    out
+}
+
+/// `knobs` with the defaults the base launch command sets (`--batch-size 16` in the
+/// command makes 16 the default; an on/off flag in it is on).
+pub fn with_command_defaults(knobs: &[Knob], base_command: &str) -> Vec<Knob> {
+    let mut knobs = knobs.to_vec();
+    let tokens: Vec<&str> = base_command.split_whitespace().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let (flag, value) = match token.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ if token.starts_with("--") => (*token, tokens.get(i + 1).copied()),
+            _ => continue,
+        };
+        let Some(knob) = knobs
+            .iter_mut()
+            .find(|k| k.name == crate::spec::normalise_flag(flag))
+        else {
+            continue;
+        };
+        match knob.kind() {
+            KnobKind::Switch => knob.default = Some("true".to_owned()),
+            KnobKind::Toggle => {}
+            KnobKind::Integer | KnobKind::Choice => {
+                if let Some(value) = value.filter(|v| !v.starts_with("--")) {
+                    knob.default = Some(value.trim_matches(['\'', '"']).to_owned());
+                }
+            }
+        }
+    }
+    knobs
 }
 
 /// What the helper said about instrumentation.
@@ -244,27 +447,40 @@ pub struct Instrumented {
     pub line_number: Option<u64>,
 }
 
-/// Runs `script_tool.py <command> <script>` with `python`.
+/// Runs `script_tool.py <command> <script>` with `python`. The helper's source goes in
+/// on standard input (`python - <command> <script>`), so no copy of it is left on disk.
 async fn run_tool(python: &Path, command: &str, script: &Path) -> Result<Vec<u8>, String> {
-    let dir = std::env::temp_dir().join(format!("autoresearch-tool-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let helper = dir.join("script_tool.py");
-    std::fs::write(&helper, SCRIPT_TOOL).map_err(|e| e.to_string())?;
-    let run = tokio::process::Command::new(python)
-        .arg(&helper)
+    use tokio::io::AsyncWriteExt as _;
+    let cannot_run = |e: std::io::Error| {
+        format!(
+            "cannot run {}: {e} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)",
+            python.display()
+        )
+    };
+    let mut child = tokio::process::Command::new(python)
+        .arg("-")
         .arg(command)
         .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
-        .output();
+        .spawn()
+        .map_err(cannot_run)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| "the script reader's input could not be opened".to_owned())?;
+    let run = async move {
+        stdin.write_all(SCRIPT_TOOL.as_bytes()).await?;
+        // Closing its input starts the helper.
+        drop(stdin);
+        child.wait_with_output().await
+    };
     let output = tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .map_err(|_| "the script reader took over 60 s".to_owned())?
-        .map_err(|e| {
-            format!(
-                "cannot run {}: {e} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)",
-                python.display()
-            )
-        })?;
+        .map_err(cannot_run)?;
     if !output.status.success() {
         return Err(format!(
             "the script reader failed: {}",

@@ -17,7 +17,9 @@
 
 mod agent;
 pub mod books;
+pub mod branches;
 pub mod builtin_planner;
+pub mod clean;
 mod collect;
 mod config;
 mod context;
@@ -38,6 +40,7 @@ pub mod report;
 mod run;
 mod setup;
 mod spec;
+pub mod speedup;
 mod state;
 pub mod status;
 pub mod views;
@@ -55,9 +58,10 @@ pub use execute::{HARD_CAP_TIMEOUTS, JobEnd, job_name};
 pub use lifecycle::ExperimentWorkflow;
 pub use lock::{LockError, WorkdirLock};
 pub use run::{RunOptions, RunOutcome, run, settle_config};
-pub use setup::{INSTRUMENT_MESSAGE, MANUAL_HINT, SNAPSHOT_BRANCH};
+pub use setup::{INSTRUMENT_MESSAGE, MANUAL_HINT};
 pub use spec::{
-    ExperimentKind, ExperimentSpec, FlagError, apply_launch_args, check_flag, normalise_flag,
+    ExperimentKind, ExperimentSpec, FlagError, apply_launch_args, check_flag, node_of_kind,
+    normalise_flag,
 };
 pub use state::{
     HistoryEntry, PendingConfirmation, RunState, RunStatus, STATE_SCHEMA_VERSION, StateError,

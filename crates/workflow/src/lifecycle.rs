@@ -269,12 +269,7 @@ impl ExperimentWorkflow {
             .map_err(WorkflowError::io("write", run_dir.join("summary.json")))?;
         let (comparison, history) = {
             let mut books = ctx.books();
-            let (text, _) = record::against_best(
-                &mut books,
-                spec,
-                &collected.summary,
-                ctx.config.min_improvement_pct,
-            );
+            let (text, _) = record::against_best(&mut books, &ctx.config, spec, &collected.summary);
             (text, planning::history_table(&books))
         };
         let analysis = if collected.failure.is_none() {
@@ -402,10 +397,15 @@ impl ExperimentWorkflow {
                 None => Ok(None),
             },
         };
+        let source = if ctx.agent.is_some() {
+            planning::PlanSource::Agent
+        } else {
+            planning::PlanSource::Builtin
+        };
         let children = match plan {
             Ok(Some(plan)) => {
                 let mut books = ctx.books();
-                planning::add_children(ctx, &mut books, &parent, &plan)?
+                planning::add_children(ctx, &mut books, &parent, id, &plan, source)?
             }
             Ok(None) => {
                 ctx.say(&format!(

@@ -19,14 +19,13 @@ use crate::policy::{
 use crate::prepare::failure;
 use crate::prompts::{self, PlanAnswer};
 use crate::record::find_kind;
-use crate::spec::{ExperimentKind, ExperimentSpec, check_flag};
+use crate::spec::{ExperimentKind, ExperimentSpec};
 
 /// The scheduler kind of every experiment spec.
 pub const SPEC_KIND: &str = "experiment";
 /// Start-up repairs per experiment.
 pub const MAX_REPAIRS: u32 = 2;
-/// Proposals kept per round.
-pub const MAX_PROPOSALS: usize = 3;
+pub use crate::policy::proposals::MAX_PROPOSALS;
 /// Priority of confirmation runs: before anything else.
 pub const CONFIRM_PRIORITY: f64 = -100.0;
 
@@ -67,6 +66,13 @@ num_threads=...)`, and iterate the returned object where the loop iterated the p
 Every stage callable must pickle: use module-level functions and functools.partial, never \
 lambdas or nested functions. Keep the probe wrapper on the loop.";
 
+/// Why the MTP seed is skipped: without an agent it can only run through a flag, and
+/// the knob reader found none whose branch calls `run_pipeline_in_subprocess` (or the
+/// user froze it).
+pub const MTP_SKIP_REASON: &str = "no coding agent is configured, and no unfrozen flag of the script \
+selects run_pipeline_in_subprocess (the knob reader looks for an if/else on the flag with the \
+subprocess call in one branch); moving the pipeline into a subprocess would be a code change";
+
 /// Adds the seed experiments to an empty tree; returns their specs.
 pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, WorkflowError> {
     let anchor = books.state.anchor_commit.clone();
@@ -97,24 +103,24 @@ pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, Work
         mtp.base_commit.clone_from(&anchor);
         let id = add_node(books, &mtp, None, -998.0)?;
         specs.push(work_spec(&id, -998.0));
-    } else if let Some((flag, value)) = books.state.knobs.iter().find_map(|k| match &k.role {
-        crate::knobs::KnobRole::Subprocess { value } => Some((k.flag.clone(), value.clone())),
+    } else if let Some((knob, value)) = books.state.knobs.iter().find_map(|k| match &k.role {
+        crate::knobs::KnobRole::Subprocess { value } => Some((k.clone(), value.clone())),
         _ => None,
     }) {
-        // No agent, but the script can already run its pipeline in a subprocess.
+        // No agent, but a flag of the script already selects the subprocess.
         let mut mtp = ExperimentSpec::new(ExperimentKind::Mtp, "mtp");
         mtp.hypothesis = "Running the pipeline in a subprocess stops loader threads competing with the training loop for the GIL.".to_owned();
-        mtp.change_summary = format!("{flag} {value}");
+        mtp.change_summary = knob.setting_text(&value);
         mtp.changes = vec!["mtp".to_owned()];
         mtp.tags = vec!["mtp".to_owned()];
-        mtp.launch_args.insert(flag, value);
+        mtp.launch_args.insert(knob.flag.clone(), value);
         mtp.base_commit.clone_from(&anchor);
         let id = add_node(books, &mtp, None, -998.0)?;
         specs.push(work_spec(&id, -998.0));
     } else {
         books.state.skipped.push(serde_json::json!({
             "name": "mtp",
-            "reason": "no coding agent is configured, and moving the pipeline into a subprocess is a code change",
+            "reason": MTP_SKIP_REASON,
         }));
         books.state.practices_tried.insert("mtp".to_owned());
     }
@@ -453,6 +459,13 @@ pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<Str
             },
         ),
         ("BASE_COMMAND", ctx.config.base_launch_command.clone()),
+        (
+            "KNOBS",
+            crate::knobs::table_markdown(&crate::knobs::with_command_defaults(
+                &state.knobs,
+                &ctx.config.base_launch_command,
+            )),
+        ),
         ("HISTORY", history_table(books)),
         ("PARENT", parent.to_owned()),
         ("LATEST", crate::collect::truncate(&latest, 8000)),
@@ -470,7 +483,9 @@ pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<Str
     prompts::render(prompts::PLAN, &values).map_err(|e| e.to_string())
 }
 
-/// Asks the agent for a plan. `None` when no agent is configured.
+/// Asks the agent for a plan. `None` when no agent is configured. A plan that launches
+/// nothing, or whose every proposal sets flags that are not knobs, gets the call's
+/// repair round like a malformed answer.
 pub async fn ask_planner(
     ctx: &Context,
     prompt: String,
@@ -478,9 +493,13 @@ pub async fn ask_planner(
     let Some(agent) = &ctx.agent else {
         return Ok(None);
     };
+    let knobs = ctx.books().state.knobs.clone();
+    let frozen = ctx.config.frozen.clone();
     let call = AgentCall::new("plan", prompt);
     agent
-        .call_json::<PlanAnswer>(call)
+        .call_json_checked::<PlanAnswer, _>(call, |plan| {
+            crate::policy::proposals::plan_problems(plan, &knobs, &frozen)
+        })
         .await
         .map(|(plan, _)| Some(plan))
         .map_err(|err| {
@@ -566,23 +585,8 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         })
         .collect();
     // The base command's own flag values are the defaults the planner starts from.
-    let mut knobs = books.state.knobs.clone();
-    let tokens: Vec<&str> = ctx.config.base_launch_command.split_whitespace().collect();
-    for (i, token) in tokens.iter().enumerate() {
-        let (flag, value) = match token.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-            _ if token.starts_with("--") => (*token, tokens.get(i + 1).copied()),
-            _ => continue,
-        };
-        if let (Some(knob), Some(value)) = (
-            knobs
-                .iter_mut()
-                .find(|k| k.name == crate::spec::normalise_flag(flag)),
-            value.filter(|v| !v.starts_with("--")),
-        ) {
-            knob.default = Some(value.trim_matches(['\'', '"']).to_owned());
-        }
-    }
+    let knobs =
+        crate::knobs::with_command_defaults(&books.state.knobs, &ctx.config.base_launch_command);
     let view = PlannerView {
         knobs: &knobs,
         best_args: best_spec
@@ -604,16 +608,28 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     crate::builtin_planner::plan(&view)
 }
 
-/// Turns a plan into queued children of `parent`: proposals with bad flags, unknown
-/// bases or an identity already tried (and not failed) are dropped with a note.
+/// Where a plan came from, for its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanSource {
+    /// The configured agent.
+    Agent,
+    /// The built-in planner.
+    Builtin,
+}
+
+/// Turns a plan into queued children of `parent`, screened by
+/// [`crate::policy::proposals::screen`]. Every proposal that does not run is said in the
+/// log with its reason, and the whole outcome is recorded in node `finished`'s result
+/// (`plan`: action, reasoning, queued ids, dropped proposals, warnings).
 pub fn add_children(
     ctx: &Context,
     books: &mut Books,
     parent: &str,
+    finished: &str,
     plan: &PlanAnswer,
+    source: PlanSource,
 ) -> Result<Vec<WorkSpec>, WorkflowError> {
-    let anchor = books.state.anchor_commit.clone();
-    let mut existing: Vec<ExperimentIdentity> = books
+    let existing: Vec<ExperimentIdentity> = books
         .tree
         .nodes()
         .filter(|n| n.status != NodeStatus::Failed)
@@ -621,86 +637,85 @@ pub fn add_children(
         .filter(|s| s.kind != ExperimentKind::Headspace)
         .map(|s| s.identity())
         .collect();
-    let mut children = Vec::new();
-    if plan.action.trim().eq_ignore_ascii_case("stop") && plan.experiments.is_empty() {
+    let completed: BTreeMap<String, String> = books
+        .tree
+        .nodes()
+        .filter(|n| n.status == NodeStatus::Completed)
+        .filter_map(|n| Some((n.node_id.clone(), n.commit.clone()?)))
+        .collect();
+    let anchor = books.state.anchor_commit.clone();
+    let screened = crate::policy::proposals::screen(
+        plan,
+        &crate::policy::proposals::Screen {
+            knobs: &books.state.knobs,
+            frozen: &ctx.config.frozen,
+            existing: &existing,
+            completed: &completed,
+            anchor: anchor.as_deref(),
+            cap: MAX_PROPOSALS,
+        },
+    );
+    if plan.action == crate::prompts::PlanAction::Stop {
         ctx.say(&format!(
             "[{parent}] the planner proposes nothing more: {}",
-            plan.reasoning.trim()
+            one_line(&plan.reasoning)
         ));
     }
-    for proposal in plan.experiments.iter().take(MAX_PROPOSALS) {
-        let drop = |books: &mut Books, why: String| {
-            ctx.say(&format!(
-                "[{parent}] dropped proposal {}: {why}",
-                proposal.name
-            ));
-            books
-                .state
-                .skipped
-                .push(serde_json::json!({"name": proposal.name, "reason": why}));
-        };
-        if let Some(bad) = proposal
-            .launch_args
-            .iter()
-            .find_map(|(k, v)| check_flag(k, v).err())
-        {
-            drop(books, bad.to_string());
-            continue;
-        }
-        let (base_node, base_commit) = match &proposal.base {
-            Some(base) if !base.trim().is_empty() && base != "null" => match books.tree.get(base) {
-                Some(n) if n.status == NodeStatus::Completed && n.commit.is_some() => {
-                    (Some(base.clone()), n.commit.clone())
-                }
-                _ => {
-                    drop(
-                        books,
-                        format!("its base {base} is not a completed experiment"),
-                    );
-                    continue;
-                }
-            },
-            _ => (None, anchor.clone()),
-        };
-        let mut spec = ExperimentSpec::new(ExperimentKind::Planned, proposal.name.clone());
-        spec.hypothesis = proposal.hypothesis.clone();
-        spec.description = proposal.description.clone();
-        spec.change_summary = proposal.change_summary.clone();
-        spec.changes = proposal.changes.clone();
-        spec.launch_args = proposal.launch_args.clone();
-        spec.env = proposal.env.clone();
-        spec.tags = proposal.tags.clone();
-        spec.repeat = proposal.repeat;
-        spec.base_node = base_node.clone();
-        spec.base_commit = base_commit;
-        let identity = spec.identity();
-        if ExperimentIdentity::is_duplicate(&identity, &existing, spec.repeat) {
-            drop(
-                books,
-                "the same changes, flags and base were already tried".to_owned(),
-            );
-            continue;
-        }
-        if spec.identity().changes.is_empty()
-            && spec.launch_args.is_empty()
-            && spec.description.trim().is_empty()
-            && !spec.repeat
-        {
-            drop(books, "it changes nothing".to_owned());
-            continue;
-        }
-        existing.push(identity);
+    for warning in &screened.warnings {
+        ctx.say(&format!("[{parent}] warning: {warning}"));
+    }
+    for dropped in &screened.dropped {
+        ctx.say(&format!(
+            "[{parent}] dropped proposal {}: {}",
+            one_line(&dropped.name),
+            dropped.reason
+        ));
+    }
+    let mut children = Vec::new();
+    let mut queued = Vec::new();
+    for spec in &screened.accepted {
         for tag in &spec.tags {
             if BEST_PRACTICES.contains(&tag.as_str()) && tag != "mtp" {
                 books.state.practices_tried.insert(tag.clone());
             }
         }
-        let tree_parent = base_node.as_deref().unwrap_or(parent);
-        let id = add_node(books, &spec, Some(tree_parent), 0.0)?;
-        ctx.say(&format!("[{parent}] queued {id}: {}", spec.hypothesis));
+        let tree_parent = spec.base_node.as_deref().unwrap_or(parent);
+        let id = add_node(books, spec, Some(tree_parent), 0.0)?;
+        ctx.say(&format!(
+            "[{parent}] queued {id}: {}",
+            one_line(&spec.hypothesis)
+        ));
         children.push(work_spec(&id, 0.0));
+        queued.push(id);
     }
+    let record = serde_json::json!({
+        "source": match source { PlanSource::Agent => "agent", PlanSource::Builtin => "builtin" },
+        "action": plan.action.as_str(),
+        "reasoning": plan.reasoning,
+        "proposed": plan.experiments.len(),
+        "queued": queued,
+        "dropped": screened.dropped,
+        "warnings": screened.warnings,
+    });
+    books.edit_node(finished, |n| {
+        if !n.result.is_object() {
+            n.result = serde_json::json!({});
+        }
+        if let Some(map) = n.result.as_object_mut() {
+            map.insert("plan".to_owned(), record);
+        }
+    })?;
     books.save_tree()?;
     books.save_state()?;
     Ok(children)
+}
+
+/// `text` on one line, shortened for a log line.
+fn one_line(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 200 {
+        format!("{}…", flat.chars().take(200).collect::<String>())
+    } else {
+        flat
+    }
 }

@@ -65,7 +65,12 @@ pub(crate) async fn verify_script(
     old_text: &str,
     new_path: &Path,
 ) -> Result<Vec<String>, String> {
-    let dir = tempfile_dir()?;
+    // Removed when dropped, also when this check is abandoned mid-way.
+    let scratch = tempfile::Builder::new()
+        .prefix("autoresearch-verify-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a scratch folder: {e}"))?;
+    let dir = scratch.path();
     let helper = dir.join("verify_script.py");
     let old = dir.join("old.py");
     std::fs::write(&helper, VERIFY_SCRIPT).map_err(|e| e.to_string())?;
@@ -85,7 +90,7 @@ pub(crate) async fn verify_script(
                 python.display()
             )
         });
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
     let output = output?;
     if !output.status.success() {
         return Err(format!(
@@ -104,18 +109,6 @@ pub(crate) async fn verify_script(
     }
     debug_assert!(verdict.ok || !problems.is_empty());
     Ok(problems)
-}
-
-fn tempfile_dir() -> Result<PathBuf, String> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "autoresearch-verify-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    Ok(dir)
 }
 
 /// The commit message of an experiment.
@@ -175,7 +168,7 @@ pub(crate) async fn prepare(
     known_commit: Option<CommitId>,
 ) -> Result<Prepared, FailureRecord> {
     let path = ctx.workdir.checkout(id);
-    let branch = format!("autoresearch/{id}");
+    let branch = ctx.branches.node(id);
     let start = known_commit.clone().unwrap_or_else(|| base.clone());
     let checkout = {
         let (path, branch, commit) = (path.clone(), branch.clone(), start.clone());

@@ -97,18 +97,40 @@ pub struct AnalysisAnswer {
     pub bottleneck: String,
     /// `supported`, `refuted` or `inconclusive`.
     pub verdict: String,
-    /// A short paragraph.
+    /// A short paragraph (may be left out when the findings say it all).
+    #[serde(default)]
     pub interpretation: String,
     /// Facts worth remembering (at most three are kept).
     #[serde(default)]
     pub findings: Vec<String>,
 }
 
+/// What a plan asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanAction {
+    /// Run the proposed experiments.
+    Launch,
+    /// Propose nothing more (the engine's stop rules still decide when the run ends).
+    Stop,
+}
+
+impl PlanAction {
+    /// `launch` or `stop`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Launch => "launch",
+            Self::Stop => "stop",
+        }
+    }
+}
+
 /// What the planning agent returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlanAnswer {
     /// `launch` or `stop`.
-    pub action: String,
+    pub action: PlanAction,
     /// Why.
     #[serde(default)]
     pub reasoning: String,
@@ -119,6 +141,7 @@ pub struct PlanAnswer {
 
 /// One proposed experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Proposal {
     /// Short snake_case name.
     pub name: String,
@@ -133,8 +156,11 @@ pub struct Proposal {
     /// Code instructions, or empty.
     #[serde(default)]
     pub description: String,
-    /// Launch flags to set.
-    #[serde(default)]
+    /// Launch flags to set: flag → value. A value may be a string, a number or a
+    /// boolean (`true` adds an on/off flag such as `--use-subprocess`, `false` removes
+    /// it); every value is kept as text.
+    #[serde(default, deserialize_with = "launch_values")]
+    #[schemars(with = "BTreeMap<String, LaunchValue>")]
     pub launch_args: BTreeMap<String, String>,
     /// Environment variables for the job (usually none).
     #[serde(default)]
@@ -148,4 +174,38 @@ pub struct Proposal {
     /// A deliberate repeat.
     #[serde(default)]
     pub repeat: bool,
+}
+
+/// The schema of one launch-flag value: a string, a number or a boolean.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)] // Only its schema is used; values are read by `launch_values`.
+enum LaunchValue {
+    Text(String),
+    Number(f64),
+    Switch(bool),
+}
+
+/// Reads launch-flag values given as strings, finite numbers or booleans, as text
+/// (`4` → `"4"`, `true` → `"true"`), once, where the answer is read.
+fn launch_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    use serde::de::Error as _;
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(flag, value)| {
+            let text = match &value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "the value of {flag} is {other}: give a string, a number or true/false"
+                    )));
+                }
+            };
+            Ok((flag, text))
+        })
+        .collect()
 }

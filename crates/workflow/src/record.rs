@@ -20,6 +20,8 @@ use crate::state::{HistoryEntry, PendingConfirmation};
 
 /// Findings kept per analysis.
 pub const MAX_FINDINGS: usize = 3;
+/// A finding is one line of `findings.md`; longer ones are cut to this many bytes.
+pub const MAX_FINDING_BYTES: usize = 600;
 
 /// Everything known about a finished experiment.
 #[derive(Debug, Clone)]
@@ -56,10 +58,14 @@ pub struct Recorded {
 /// The comparison of `summary` with the current best (for prompts and the analysis).
 pub fn against_best(
     books: &mut Books,
+    config: &RunConfig,
     spec: &ExperimentSpec,
     summary: &RunSummary,
-    min_pct: f64,
 ) -> (String, Option<Measured<Comparison>>) {
+    let (min_pct, base_command) = (
+        config.min_improvement_pct,
+        config.base_launch_command.as_str(),
+    );
     let reference = match spec.kind {
         ExperimentKind::Confirm => books
             .state
@@ -71,7 +77,19 @@ pub fn against_best(
     match reference {
         Some(best) if spec.kind != ExperimentKind::Headspace => match books.summary(&best) {
             Some(best_summary) => {
-                let c = compare(&best_summary, summary, min_pct);
+                let mut c = compare(&best_summary, summary, min_pct);
+                if let Measured::Value(v) = &c {
+                    let best_spec = crate::planning::spec_of(books, &best);
+                    let batch =
+                        |s: Option<&ExperimentSpec>| batch_setting(books, base_command, s);
+                    if let Some(why) = crate::policy::per_step_verdict_blocked(
+                        v.basis,
+                        batch(best_spec.as_ref()).as_deref(),
+                        batch(Some(spec)).as_deref(),
+                    ) {
+                        c = Measured::Unavailable(why);
+                    }
+                }
                 (describe::comparison(&best, &c), Some(c))
             }
             None => (format!("The best ({best}) has no summary to compare with."), None),
@@ -83,6 +101,25 @@ pub fn against_best(
         ),
         _ => ("There is no best yet: this run is the reference.".to_owned(), None),
     }
+}
+
+/// The batch knob's value in `spec` (where the spec does not set it, the base command's
+/// or the script's default).
+fn batch_setting(
+    books: &Books,
+    base_command: &str,
+    spec: Option<&ExperimentSpec>,
+) -> Option<String> {
+    let knob = crate::knobs::with_command_defaults(&books.state.knobs, base_command)
+        .into_iter()
+        .find(|k| k.role == crate::knobs::KnobRole::BatchSize)?;
+    spec.and_then(|s| {
+        s.launch_args
+            .iter()
+            .find(|(flag, _)| crate::spec::normalise_flag(flag) == knob.name)
+            .map(|(_, v)| v.trim().to_owned())
+    })
+    .or_else(|| knob.default.clone())
 }
 
 fn better(c: &Option<Measured<Comparison>>) -> bool {
@@ -108,7 +145,7 @@ pub fn record(
     let (comparison_text, comparison) = if failed {
         ("The run failed; nothing to compare.".to_owned(), None)
     } else {
-        against_best(books, &done.spec, &done.summary, config.min_improvement_pct)
+        against_best(books, config, &done.spec, &done.summary)
     };
     let mut new_best = false;
     let mut needs_confirmation = false;
@@ -321,17 +358,7 @@ pub fn kind_name(failure: &FailureRecord) -> String {
 
 /// The id of the node of `kind` (seeds are unique).
 pub fn find_kind(books: &Books, kind: ExperimentKind) -> Option<String> {
-    books
-        .tree
-        .nodes()
-        .find(|n| {
-            n.spec.get("kind").and_then(|k| k.as_str())
-                == serde_json::to_value(kind)
-                    .ok()
-                    .as_ref()
-                    .and_then(|v| v.as_str())
-        })
-        .map(|n| n.node_id.clone())
+    crate::spec::node_of_kind(&books.tree, kind)
 }
 
 fn append_findings(
@@ -353,7 +380,9 @@ fn append_findings(
         current
     };
     for finding in analysis.findings.iter().take(MAX_FINDINGS) {
-        let one_line = finding.replace('\n', " ");
+        let one_line =
+            autoresearch_llm_client::json::cap_text(&finding.replace('\n', " "), MAX_FINDING_BYTES)
+                .replace('\n', " ");
         let _ = writeln!(text, "{marker} {one_line}");
     }
     autoresearch_runner_core::write_atomic(path, text.as_bytes())
@@ -435,8 +464,8 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
     let _ = writeln!(md, "- Baseline steady step: {}", fmt_ms(baseline_ms));
     match (&state.current_best, state.best_step_ms) {
         (Some(best), Some(ms)) => {
-            let speedup = baseline_ms
-                .map(|b| format!(" ({:.2}× the baseline's speed)", b / ms))
+            let speedup = crate::speedup::Speedup::of(&books.tree, best)
+                .map(|s| format!(" ({})", s.headline()))
                 .unwrap_or_default();
             let _ = writeln!(md, "- Best: {best}, steady step {ms:.2} ms{speedup}");
         }

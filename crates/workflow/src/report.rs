@@ -49,8 +49,8 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
     );
     let _ = writeln!(md, "- Baseline steady step: {}", cell(baseline, 2) + " ms");
     if let (Some(best), Some(ms)) = (&state.current_best, state.best_step_ms) {
-        let speedup = baseline
-            .map(|b| format!(", {:.2}× the baseline's speed", b / ms))
+        let speedup = crate::speedup::Speedup::of(&tree, best)
+            .map(|s| format!(", {}", s.headline()))
             .unwrap_or_default();
         let _ = writeln!(md, "- Best: {best} at {ms:.2} ms per step{speedup}");
     } else {
@@ -172,13 +172,20 @@ pub async fn write_report(
             ("ANALYSES", crate::collect::truncate(&analyses, 60_000)),
             (
                 "FINDINGS",
-                std::fs::read_to_string(workdir.findings()).unwrap_or_default(),
+                crate::collect::truncate(
+                    &std::fs::read_to_string(workdir.findings()).unwrap_or_default(),
+                    16_000,
+                ),
             ),
         ]);
         match prompts::render(prompts::REPORT, &values) {
             Ok(prompt) => match agent.call(AgentCall::new("report", prompt)).await {
                 Ok(reply) => {
-                    md.push_str(reply.text.trim());
+                    let text = autoresearch_llm_client::json::cap_text(
+                        reply.text.trim(),
+                        autoresearch_llm_client::json::MAX_STRING_BYTES,
+                    );
+                    md.push_str(&text);
                     md.push_str("\n\n---\n\n");
                 }
                 Err(err) => {

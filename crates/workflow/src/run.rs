@@ -54,6 +54,8 @@ pub struct RunOutcome {
     pub best: Option<(String, f64)>,
     /// The baseline's steady step, ms.
     pub baseline_ms: Option<f64>,
+    /// The best against the baseline (per sample when both runs know their batch).
+    pub speedup: Option<crate::speedup::Speedup>,
     /// The compute-only floor, ms.
     pub floor_ms: Option<f64>,
     /// The scheduler's one-line summary.
@@ -178,6 +180,16 @@ pub async fn run(
         std::fs::create_dir_all(&dir).map_err(WorkflowError::io("create", &dir))?;
     }
     let mut books = Books::open(&workdir)?;
+    if books.state.branch_namespace.is_none() {
+        // Every run names its branches in a namespace of its own, so campaigns on one
+        // repository never collide; a work directory from before namespaces starts one
+        // here (its old branches stay until `autoresearch clean`).
+        books.state.branch_namespace = Some(crate::branches::Branches::new_namespace(
+            &workdir_path,
+            &books.state.started_at,
+        ));
+        books.save_state()?;
+    }
     if !updated.is_empty() && books.state.stop.take().is_some() {
         // New limits: the stop rules are judged again at the next round.
         books.save_state()?;
@@ -293,6 +305,11 @@ pub async fn run(
     record::write_pictures(&books);
     let baseline_ms = record::find_kind(&books, crate::spec::ExperimentKind::Baseline)
         .and_then(|b| books.tree.get(&b).and_then(|n| n.metrics.step_ms));
+    let speedup = books
+        .state
+        .current_best
+        .as_deref()
+        .and_then(|best| crate::speedup::Speedup::of(&books.tree, best));
     Ok(RunOutcome {
         status: books.state.status,
         stop: books.state.stop.clone(),
@@ -303,6 +320,7 @@ pub async fn run(
             .clone()
             .zip(books.state.best_step_ms),
         baseline_ms,
+        speedup,
         floor_ms: books.state.floor_ms,
         summary: report.summary,
     })

@@ -19,8 +19,6 @@ pub(crate) const SETUP_CHECKOUT: &str = "_setup";
 pub const INSTRUMENT_MESSAGE: &str = "autoresearch: instrument TTFB and step timing";
 /// The hint when the engine's Python cannot run the script tools.
 const PYTHON_HINT: &str = "set AUTORESEARCH_PYTHON to a Python 3 interpreter";
-/// The branch that holds a snapshot of the user's uncommitted changes.
-pub const SNAPSHOT_BRANCH: &str = "autoresearch/snapshot";
 
 /// The line a user adds by hand when automatic instrumentation is not possible.
 pub const MANUAL_HINT: &str = "add `import autoresearch_probe as probe` to the script and wrap the training loop's iterable: \
@@ -54,9 +52,10 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
         hint: "make sure --source-dir is inside a git repository with at least one commit"
             .to_owned(),
     };
+    let snapshot = ctx.branches.snapshot();
     let anchor = ctx
         .vcs
-        .run(|vcs| vcs.anchor(SNAPSHOT_BRANCH))
+        .run(move |vcs| vcs.anchor(&snapshot))
         .await
         .map_err(source_error)?;
     if let Some(branch) = &anchor.snapshot_branch {
@@ -68,9 +67,9 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
     let path = ctx.workdir.checkout(SETUP_CHECKOUT);
     let commit = anchor.commit.clone();
     let checkout = {
-        let (path, commit) = (path.clone(), commit.clone());
+        let (path, commit, branch) = (path.clone(), commit.clone(), ctx.branches.setup());
         ctx.vcs
-            .run(move |vcs| vcs.create_checkout(&path, "autoresearch/setup", &commit))
+            .run(move |vcs| vcs.create_checkout(&path, &branch, &commit))
             .await
             .map_err(source_error)?
     };

@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use autoresearch_hypothesis_tree::HypothesisTree;
 use serde::{Deserialize, Serialize};
 
+use crate::knobs::{Knob, KnobKind};
 use crate::policy::ExperimentIdentity;
 
 /// Why an experiment exists.
@@ -151,6 +153,14 @@ impl ExperimentSpec {
     }
 }
 
+/// The id of the tree's node of `kind` (the seeds are one each), by the kind in its spec.
+pub fn node_of_kind(tree: &HypothesisTree, kind: ExperimentKind) -> Option<String> {
+    let wanted = serde_json::to_value(kind).ok()?;
+    tree.nodes()
+        .find(|n| n.spec.get("kind") == Some(&wanted))
+        .map(|n| n.node_id.clone())
+}
+
 /// A flag's name without dashes, `-` as `_`, lower case (`--Batch-Size` → `batch_size`).
 pub fn normalise_flag(flag: &str) -> String {
     flag.trim_start_matches('-')
@@ -169,6 +179,14 @@ pub enum FlagError {
     BadValue {
         /// The flag.
         flag: String,
+    },
+    /// An on/off flag was given something other than `true` or `false`.
+    #[error("{flag} is an on/off flag: its value must be true or false, not `{value}`")]
+    NotOnOff {
+        /// The flag.
+        flag: String,
+        /// The value given.
+        value: String,
     },
 }
 
@@ -192,47 +210,100 @@ pub fn check_flag(flag: &str, value: &str) -> Result<(), FlagError> {
     Ok(())
 }
 
-/// The base command with `args` set: an existing `--flag value` or `--flag=value` (the
-/// name compared after [`normalise_flag`]) gets the new value, others are appended.
-/// Values are shell-quoted; flags must pass [`check_flag`].
-pub fn apply_launch_args(base: &str, args: &BTreeMap<String, String>) -> Result<String, FlagError> {
+/// The base command with `args` set. A flag is matched by its name after
+/// [`normalise_flag`]. A value flag's existing `--flag value` or `--flag=value` gets the
+/// new value, otherwise it is appended. A knob that is an on/off switch (see
+/// [`KnobKind`]) is put on the command line for `true` and taken off for `false`; a
+/// toggle becomes `--flag` or `--no-flag`. Values are shell-quoted; flags must pass
+/// [`check_flag`].
+pub fn apply_launch_args(
+    base: &str,
+    args: &BTreeMap<String, String>,
+    knobs: &[Knob],
+) -> Result<String, FlagError> {
     let mut tokens: Vec<String> = base.split_whitespace().map(str::to_owned).collect();
     for (flag, value) in args {
         check_flag(flag, value)?;
         let want = normalise_flag(flag);
-        let quoted = quote_value(value);
-        let mut replaced = false;
-        let mut i = 0;
-        while i < tokens.len() {
-            let token = tokens[i].clone();
-            if token.starts_with('-') {
-                if let Some((name, _)) = token.split_once('=') {
-                    if normalise_flag(name) == want {
-                        tokens[i] = format!("{name}={quoted}");
-                        replaced = true;
-                    }
-                } else if normalise_flag(&token) == want && token.len() > 1 {
-                    let has_value = tokens
-                        .get(i + 1)
-                        .is_some_and(|next| !next.starts_with("--"));
-                    if has_value {
-                        tokens[i + 1] = quoted.clone();
-                        i += 1;
-                    } else {
-                        tokens.insert(i + 1, quoted.clone());
-                        i += 1;
-                    }
-                    replaced = true;
-                }
+        let kind = knobs.iter().find(|k| k.name == want).map(Knob::kind);
+        match kind {
+            Some(KnobKind::Switch) => set_switch(&mut tokens, flag, &want, is_on(flag, value)?),
+            Some(KnobKind::Toggle) => {
+                let on = is_on(flag, value)?;
+                let negated = format!("no_{want}");
+                tokens.retain(|t| {
+                    let name = normalise_flag(t);
+                    !(t.starts_with("--") && (name == want || name == negated))
+                });
+                let bare = flag.trim_start_matches('-');
+                tokens.push(if on {
+                    format!("--{bare}")
+                } else {
+                    format!("--no-{bare}")
+                });
             }
-            i += 1;
-        }
-        if !replaced {
-            tokens.push(flag.to_owned());
-            tokens.push(quoted);
+            _ => set_value(&mut tokens, flag, &want, value),
         }
     }
     Ok(tokens.join(" "))
+}
+
+/// A switch's value: `true` or `false`.
+fn is_on(flag: &str, value: &str) -> Result<bool, FlagError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(FlagError::NotOnOff {
+            flag: flag.to_owned(),
+            value: value.to_owned(),
+        }),
+    }
+}
+
+/// Puts the bare `flag` on the command line (`on`) or takes every copy of it off.
+fn set_switch(tokens: &mut Vec<String>, flag: &str, want: &str, on: bool) {
+    let present = |t: &String| t.starts_with('-') && !t.contains('=') && normalise_flag(t) == want;
+    if on {
+        if !tokens.iter().any(present) {
+            tokens.push(flag.to_owned());
+        }
+    } else {
+        tokens.retain(|t| !present(t));
+    }
+}
+
+/// Sets `--flag value` (or `--flag=value`) in `tokens`, appending it when absent.
+fn set_value(tokens: &mut Vec<String>, flag: &str, want: &str, value: &str) {
+    let quoted = quote_value(value);
+    let mut replaced = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = tokens[i].clone();
+        if token.starts_with('-') {
+            if let Some((name, _)) = token.split_once('=') {
+                if normalise_flag(name) == want {
+                    tokens[i] = format!("{name}={quoted}");
+                    replaced = true;
+                }
+            } else if normalise_flag(&token) == want && token.len() > 1 {
+                let has_value = tokens
+                    .get(i + 1)
+                    .is_some_and(|next| !next.starts_with("--"));
+                if has_value {
+                    tokens[i + 1] = quoted.clone();
+                } else {
+                    tokens.insert(i + 1, quoted.clone());
+                }
+                i += 1;
+                replaced = true;
+            }
+        }
+        i += 1;
+    }
+    if !replaced {
+        tokens.push(flag.to_owned());
+        tokens.push(quoted);
+    }
 }
 
 /// A value as one shell word; plain words stay readable.

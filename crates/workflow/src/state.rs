@@ -187,6 +187,10 @@ pub struct RunState {
     /// A new best waiting for its repeat.
     #[serde(default)]
     pub pending_confirmation: Option<PendingConfirmation>,
+    /// The namespace of the run's branches in the user's repository
+    /// (`autoresearch/<name>-<hex>`; absent in work directories from before namespaces).
+    #[serde(default)]
+    pub branch_namespace: Option<String>,
     /// The knobs experiments may vary (read from the script at set-up).
     #[serde(default)]
     pub knobs: Vec<crate::knobs::Knob>,
@@ -233,6 +237,7 @@ impl RunState {
             skipped: Vec::new(),
             setup_failures: Vec::new(),
             pending_confirmation: None,
+            branch_namespace: None,
             knobs: Vec::new(),
             history: Vec::new(),
         }

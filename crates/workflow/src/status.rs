@@ -50,6 +50,8 @@ pub struct StatusReport {
     pub failures_by_kind: BTreeMap<String, usize>,
     /// The baseline's steady step, ms.
     pub baseline_ms: Option<f64>,
+    /// The best against the baseline, in words (per sample when known).
+    pub speedup: Option<String>,
     /// The best node.
     pub best: Option<String>,
     /// Its steady step, ms.
@@ -93,10 +95,13 @@ pub fn status(workdir: &Workdir) -> Result<StatusReport, WorkflowError> {
             )
         })
         .collect();
-    let baseline_ms = tree
-        .nodes()
-        .find(|n| n.spec.get("kind").and_then(|k| k.as_str()) == Some("baseline"))
-        .and_then(|n| n.metrics.step_ms);
+    let baseline_ms = crate::spec::node_of_kind(&tree, crate::spec::ExperimentKind::Baseline)
+        .and_then(|id| tree.get(&id).and_then(|n| n.metrics.step_ms));
+    let speedup = state
+        .current_best
+        .as_deref()
+        .and_then(|best| crate::speedup::Speedup::of(&tree, best))
+        .map(|s| s.headline());
     let active = tree
         .nodes()
         .filter(|n| !n.status.is_terminal() && n.status != NodeStatus::Queued)
@@ -130,6 +135,7 @@ pub fn status(workdir: &Workdir) -> Result<StatusReport, WorkflowError> {
         counts,
         failures_by_kind,
         baseline_ms,
+        speedup,
         best: state.current_best.clone(),
         best_ms: state.best_step_ms,
         floor_ms: state.floor_ms,
@@ -162,11 +168,9 @@ pub fn render_status(report: &StatusReport) -> String {
     let _ = writeln!(out, "experiments: {}", counts.join(", "));
     let ms = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} ms"));
     let _ = writeln!(out, "baseline:    {}", ms(report.baseline_ms));
-    let best = match (&report.best, report.best_ms, report.baseline_ms) {
-        (Some(id), Some(b), Some(base)) => {
-            format!("{id} at {b:.2} ms ({:.2}× the baseline)", base / b)
-        }
-        (Some(id), Some(b), None) => format!("{id} at {b:.2} ms"),
+    let best = match (&report.best, report.best_ms, &report.speedup) {
+        (Some(id), Some(b), Some(speedup)) => format!("{id} at {b:.2} ms per step ({speedup})"),
+        (Some(id), Some(b), None) => format!("{id} at {b:.2} ms per step"),
         _ => "none yet".to_owned(),
     };
     let _ = writeln!(out, "best:        {best}");

@@ -92,7 +92,12 @@ impl Workdir {
 
     /// `checkouts/<run_id>/` (an addition): the experiment's own checkout.
     pub fn checkout(&self, run_id: &str) -> PathBuf {
-        self.root.join("checkouts").join(run_id)
+        self.checkouts().join(run_id)
+    }
+
+    /// `checkouts/`: every experiment's linked worktree (an addition).
+    pub fn checkouts(&self) -> PathBuf {
+        self.root.join("checkouts")
     }
 
     /// `jobs/` (an addition): the platform's job records.

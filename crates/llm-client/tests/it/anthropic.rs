@@ -152,14 +152,14 @@ async fn a_wrong_shape_gets_one_repair_round_with_the_exact_error() {
         .await
         .unwrap();
     let client = anthropic(&server, true, logs.path(), CostBudget::unlimited());
-    let LlmError::InvalidJson { path, .. } = client
+    let LlmError::InvalidJson { problems } = client
         .call_json::<Plan>(AgentCall::new("plan", "Plan."))
         .await
         .unwrap_err()
     else {
         panic!("expected a JSON error");
     };
-    assert_eq!(path, "experiments[0].priority");
+    assert_eq!(problems[0].path, "experiments[0].priority");
 }
 
 #[tokio::test]

@@ -13,10 +13,9 @@ fn json_is_found_in_fences_or_alone() {
         extract_json("text\n```json\n{\"a\": 2}\n```\nmore").unwrap()["a"],
         2
     );
-    assert_eq!(
-        extract_json("```json\n{\"a\": 1}\n```\n```json\n{\"a\": 3}\n```").unwrap()["a"],
-        3,
-        "the last block wins"
+    assert!(
+        extract_json("```json\n{\"a\": 1}\n```\n```json\n{\"a\": 3}\n```").is_err(),
+        "two blocks that differ are ambiguous"
     );
     assert_eq!(extract_json("```\n[1, 2]\n```").unwrap()[1], 2);
     assert!(matches!(

@@ -4,5 +4,6 @@
 mod anthropic;
 mod claude_code;
 mod edits;
+mod json_answers;
 mod openai;
 mod support;

@@ -113,6 +113,32 @@ impl GitVcs {
         Ok(None)
     }
 
+    /// Where `branch` is checked out (the user's checkout or a linked worktree whose
+    /// folder exists), other than at `except`.
+    fn checked_out_at(
+        &self,
+        repo: &gix::Repository,
+        branch: &gix::refs::FullName,
+        except: Option<&Path>,
+    ) -> Result<Option<PathBuf>, VcsError> {
+        if repo.head_name().ok().flatten().as_ref() == Some(branch) {
+            return Ok(Some(self.root.clone()));
+        }
+        let except = except.map(normalise);
+        for proxy in repo.worktrees().git("list worktrees", &self.root)? {
+            let Ok(base) = proxy.base() else { continue };
+            if !base.exists() || except.as_ref() == Some(&normalise(&base)) {
+                continue;
+            }
+            if let Ok(linked) = proxy.into_repo_with_possibly_inaccessible_worktree()
+                && linked.head_name().ok().flatten().as_ref() == Some(branch)
+            {
+                return Ok(Some(base));
+            }
+        }
+        Ok(None)
+    }
+
     fn remove_registered(&self, repo: &gix::Repository, base: &Path) -> Result<(), VcsError> {
         repo.remove_worktree(
             base,
@@ -306,6 +332,13 @@ impl Vcs for GitVcs {
                 self.remove_registered(&repo, &base)?;
             }
         }
+        // Never move a branch that another checkout is on.
+        if let Some(elsewhere) = self.checked_out_at(&repo, &full, Some(path))? {
+            return Err(VcsError::BranchInUse {
+                branch: branch.to_owned(),
+                path: elsewhere,
+            });
+        }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|err| VcsError::io("create directory", parent, err))?;
@@ -454,6 +487,61 @@ impl Vcs for GitVcs {
             }
         }
         Ok(false)
+    }
+
+    fn list_branches(&self, prefix: &str) -> Result<Vec<(String, CommitId)>, VcsError> {
+        let repo = self.local();
+        let platform = repo.references().git("list branches", &self.root)?;
+        let mut found = Vec::new();
+        for reference in platform
+            .local_branches()
+            .git("list branches", &self.root)?
+            .flatten()
+        {
+            let name = reference.name().shorten().to_str_lossy().into_owned();
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            if let Some(id) = reference.try_id() {
+                found.push((name, to_commit_id(id.detach())));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn delete_branch(&self, name: &str) -> Result<(), VcsError> {
+        use gix::refs::transaction::{Change, RefEdit, RefLog};
+        let _registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let full = branch_ref(name)?;
+        let repo = self.local();
+        if repo
+            .try_find_reference(full.as_ref())
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            return Ok(());
+        }
+        if let Some(path) = self.checked_out_at(&repo, &full, None)? {
+            return Err(VcsError::BranchInUse {
+                branch: name.to_owned(),
+                path,
+            });
+        }
+        repo.edit_reference(RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::Any,
+                log: RefLog::AndReference,
+            },
+            name: full,
+            deref: false,
+        })
+        .git("delete branch", &self.root)?;
+        Ok(())
     }
 
     fn export_branch(&self, name: &str, commit: &CommitId) -> Result<(), VcsError> {

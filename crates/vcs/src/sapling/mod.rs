@@ -238,6 +238,17 @@ impl Vcs for SaplingVcs {
             .is_empty())
     }
 
+    /// Sapling runs make no bookmarks of their own (experiments take turns in the one
+    /// working copy), so there is nothing of a run's to list.
+    fn list_branches(&self, _prefix: &str) -> Result<Vec<(String, CommitId)>, VcsError> {
+        Ok(Vec::new())
+    }
+
+    /// Nothing to delete: see [`Self::list_branches`].
+    fn delete_branch(&self, _name: &str) -> Result<(), VcsError> {
+        Ok(())
+    }
+
     fn export_branch(&self, name: &str, commit: &CommitId) -> Result<(), VcsError> {
         let valid = !name.is_empty()
             && !name.starts_with('-')

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use autoresearch_metrics::RunSummary;
 
 use crate::knobs::{Knob, KnobRole};
-use crate::prompts::{PlanAnswer, Proposal};
+use crate::prompts::{PlanAction, PlanAnswer, Proposal};
 use crate::spec::normalise_flag;
 
 /// What the planner knows of the run.
@@ -315,14 +315,14 @@ fn finish(view: &PlannerView<'_>, why: &str, mut candidates: Vec<Candidate>) -> 
     }
     if experiments.is_empty() {
         return PlanAnswer {
-            action: "stop".to_owned(),
+            action: PlanAction::Stop,
             reasoning: "every configuration the built-in planner would try has been tried"
                 .to_owned(),
             experiments,
         };
     }
     PlanAnswer {
-        action: "launch".to_owned(),
+        action: PlanAction::Launch,
         reasoning: format!("built-in planner: {why}"),
         experiments,
     }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use autoresearch_metrics::{Evidence, RunSummary};
 use autoresearch_workflow::builtin_planner::{Observation, PlannerView, config_key, plan};
 use autoresearch_workflow::knobs::{Knob, KnobRole};
+use autoresearch_workflow::prompts::PlanAction;
 
 fn knob(name: &str, role: KnobRole, default: &str) -> Knob {
     Knob {
@@ -14,6 +15,7 @@ fn knob(name: &str, role: KnobRole, default: &str) -> Knob {
         default: Some(default.to_owned()),
         range: Some((1, 64)),
         choices: Vec::new(),
+        value_kind: None,
     }
 }
 
@@ -61,7 +63,7 @@ fn view(
 fn a_data_bound_job_gets_more_loader_concurrency_with_the_threads_to_match() {
     let knobs = knobs();
     let answer = plan(&view(&knobs, 75.0, BTreeSet::new()));
-    assert_eq!(answer.action, "launch");
+    assert_eq!(answer.action, PlanAction::Launch);
     let first = &answer.experiments[0];
     assert_eq!(
         first
@@ -134,7 +136,7 @@ fn tried_configurations_are_skipped_and_an_exhausted_space_stops() {
         &BTreeMap::from([("AUTORESEARCH_GC_EVERY".to_owned(), "50".to_owned())]),
     ));
     let answer = plan(&view(&knobs, 75.0, tried));
-    assert_eq!(answer.action, "stop");
+    assert_eq!(answer.action, PlanAction::Stop);
 }
 
 #[test]

@@ -105,9 +105,43 @@ fn analyze_prompt() {
 
 #[test]
 fn plan_prompt() {
+    use autoresearch_workflow::knobs::{Knob, KnobKind, KnobRole, table_markdown};
+    let knob = |flag: &str, role: KnobRole, default: &str, kind: KnobKind| Knob {
+        flag: flag.to_owned(),
+        name: autoresearch_workflow::normalise_flag(flag),
+        role,
+        default: Some(default.to_owned()),
+        range: (kind == KnobKind::Integer).then_some((1, 32)),
+        choices: match kind {
+            KnobKind::Switch | KnobKind::Toggle => vec!["true".to_owned(), "false".to_owned()],
+            _ => Vec::new(),
+        },
+        value_kind: Some(kind),
+    };
+    let table = table_markdown(&[
+        knob("--batch-size", KnobRole::BatchSize, "4", KnobKind::Integer),
+        knob(
+            "--read-concurrency",
+            KnobRole::Concurrency {
+                stage: Some("read".to_owned()),
+            },
+            "1",
+            KnobKind::Integer,
+        ),
+        knob(
+            "--use-subprocess",
+            KnobRole::Subprocess {
+                value: "true".to_owned(),
+            },
+            "false",
+            KnobKind::Switch,
+        ),
+        knob("--prefetch", KnobRole::Other, "true", KnobKind::Toggle),
+    ]);
     let text = render(
         prompts::PLAN,
         &values(&[
+            ("KNOBS", table.as_str()),
             ("ITERATION", "2"),
             ("MAX_ITERATIONS", "10"),
             ("PLATEAU", "1"),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use autoresearch_workflow::knobs::{Knob, KnobKind, KnobRole};
 use autoresearch_workflow::{
     ExperimentKind, ExperimentSpec, FlagError, apply_launch_args, check_flag,
 };
@@ -24,22 +25,79 @@ fn launch_flags_replace_existing_values_or_are_appended() {
             ("--load-concurrency", "4"),
             ("--new-flag", "x"),
         ]),
+        &[],
     )
     .unwrap();
     assert_eq!(
         out,
         "python $SCRIPT --batch-size 16 --load_concurrency=4 --verbose --new-flag x"
     );
-    let out = apply_launch_args(base, &args(&[("--verbose", "1")])).unwrap();
+    let out = apply_launch_args(base, &args(&[("--verbose", "1")]), &[]).unwrap();
     assert_eq!(
         out, "python $SCRIPT --batch-size 8 --load_concurrency=2 --verbose 1",
         "a bare flag gets its value"
     );
 }
 
+fn knob(flag: &str, kind: KnobKind) -> Knob {
+    Knob {
+        flag: flag.to_owned(),
+        name: autoresearch_workflow::normalise_flag(flag),
+        role: KnobRole::Other,
+        default: None,
+        range: None,
+        choices: vec!["true".to_owned(), "false".to_owned()],
+        value_kind: Some(kind),
+    }
+}
+
+#[test]
+fn on_off_knobs_are_put_on_or_taken_off_the_command_line() {
+    let knobs = [
+        knob("--use-subprocess", KnobKind::Switch),
+        knob("--pin-memory", KnobKind::Switch),
+        knob("--prefetch", KnobKind::Toggle),
+    ];
+    let base = "python train.py --pin-memory --steps 60";
+    let out = apply_launch_args(
+        base,
+        &args(&[
+            ("--use-subprocess", "true"),
+            ("--pin-memory", "false"),
+            ("--prefetch", "false"),
+        ]),
+        &knobs,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "python train.py --steps 60 --no-prefetch --use-subprocess"
+    );
+    let again = apply_launch_args(
+        &out,
+        &args(&[("--use_subprocess", "TRUE"), ("--prefetch", "true")]),
+        &knobs,
+    )
+    .unwrap();
+    assert_eq!(
+        again, "python train.py --steps 60 --use-subprocess --prefetch",
+        "a switch already on stays once; a toggle flips"
+    );
+    assert!(matches!(
+        apply_launch_args(base, &args(&[("--use-subprocess", "yes")]), &knobs),
+        Err(FlagError::NotOnOff { .. })
+    ));
+    // Knobs stored before their kind was: true/false choices are switches.
+    let old = Knob {
+        value_kind: None,
+        ..knob("--use-subprocess", KnobKind::Switch)
+    };
+    assert_eq!(old.kind(), KnobKind::Switch);
+}
+
 #[test]
 fn agent_values_cannot_become_shell_syntax() {
-    let out = apply_launch_args("run", &args(&[("--name", "a; rm -rf / $(id)")])).unwrap();
+    let out = apply_launch_args("run", &args(&[("--name", "a; rm -rf / $(id)")]), &[]).unwrap();
     assert_eq!(out, "run --name 'a; rm -rf / $(id)'");
     assert_eq!(check_flag("--ok_name-2", "1"), Ok(()));
     for bad in ["name", "--", "--a;b", "--$(x)", "-- a", "--1abc"] {
@@ -53,7 +111,7 @@ fn agent_values_cannot_become_shell_syntax() {
         check_flag("--x", "a\nb"),
         Err(FlagError::BadValue { .. })
     ));
-    assert!(apply_launch_args("run", &args(&[("bad flag", "1")])).is_err());
+    assert!(apply_launch_args("run", &args(&[("bad flag", "1")]), &[]).is_err());
 }
 
 #[test]

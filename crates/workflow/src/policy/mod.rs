@@ -1,5 +1,8 @@
 //! Decisions that need no I/O: is a proposal a duplicate, is the run on a plateau, must
-//! it stop, what kind of failure a job had.
+//! it stop, what kind of failure a job had; [`proposals`]: which of a plan's proposals
+//! may run.
+
+pub mod proposals;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -219,6 +222,26 @@ pub fn should_stop(progress: &RunProgress, limits: &StopLimits) -> Option<StopRe
         });
     }
     None
+}
+
+/// Why a comparison of two runs measured per step (a batch size unknown) cannot judge
+/// them, if it cannot: their batch settings differ, so a bigger batch looks slower and a
+/// smaller one faster per step whatever their throughput. `None` when it may judge.
+/// A batch is the batch knob's value in each run (its default where not set).
+pub fn per_step_verdict_blocked(
+    basis: &str,
+    best_batch: Option<&str>,
+    candidate_batch: Option<&str>,
+) -> Option<String> {
+    if basis != "step_ms" || best_batch == candidate_batch {
+        return None;
+    }
+    let show = |b: Option<&str>| b.unwrap_or("the script's default").to_owned();
+    Some(format!(
+        "the batch sizes differ ({} against the best's {}) and a run's batch size is unknown, so time per step cannot say which has the higher throughput; it is not judged",
+        show(candidate_batch),
+        show(best_batch)
+    ))
 }
 
 /// What is known about a job that failed.
