@@ -2,7 +2,9 @@
 //! with real parts (SPDL jobs, git, the Claude Code CLI against a scripted server).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod agent_replies;
 mod bad_input;
+mod campaigns;
 mod crash;
 mod demo;
 mod e2e;

@@ -142,3 +142,95 @@ fn workload_flags_are_not_knobs_and_roles_are_recognised() {
     );
     assert!(knobs::knobs_from(&options, &["steps=int:9..2".to_owned()], &[]).is_err());
 }
+
+/// Reads the knobs of a script given as text.
+fn knobs_of(source: &str) -> Vec<knobs::Knob> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.py");
+    std::fs::write(&path, source).unwrap();
+    let options = runtime()
+        .block_on(knobs::read_options(&python(), &path))
+        .unwrap();
+    knobs::knobs_from(&options, &[], &[]).unwrap()
+}
+
+const SUBPROCESS_SCRIPT: &str = r#"
+import argparse
+from spdl.pipeline import run_pipeline_in_subprocess
+
+def loader(args, config):
+    return run_pipeline_in_subprocess(config, num_threads=args.num_threads)
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--num-threads", type=int, default=2)
+    p.add_argument("--pin-memory", action="store_true")
+    FLAG
+    args = p.parse_args()
+    config = None
+    BRANCH
+"#;
+
+#[test]
+fn the_subprocess_flag_is_found_from_the_branch_that_uses_it_in_every_style() {
+    let cases = [
+        (
+            r#"p.add_argument("--use-subprocess", action="store_true")"#,
+            "if args.use_subprocess:\n        it = loader(args, config)\n    else:\n        it = build(config)",
+            "use_subprocess",
+            "true",
+        ),
+        (
+            r#"p.add_argument("--in-process", action="store_false", dest="spawn")"#,
+            "it = run_pipeline_in_subprocess(config) if args.spawn else build(config)",
+            "in_process",
+            "false",
+        ),
+        (
+            r#"p.add_argument("--inline", action=argparse.BooleanOptionalAction, default=True)"#,
+            "if not args.inline:\n        it = loader(args, config)\n    else:\n        it = build(config)",
+            "inline",
+            "false",
+        ),
+        (
+            r#"p.add_argument("--executor", choices=["thread", "proc"], default="thread")"#,
+            "if args.executor == \"thread\":\n        it = build(config)\n    else:\n        it = loader(args, config)",
+            "executor",
+            "proc",
+        ),
+    ];
+    for (flag, branch, name, value) in cases {
+        let script = SUBPROCESS_SCRIPT
+            .replace("FLAG", flag)
+            .replace("BRANCH", branch);
+        let found = knobs_of(&script);
+        let knob = found
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap_or_else(|| panic!("{name}: {found:?}"));
+        assert_eq!(
+            knob.role,
+            KnobRole::Subprocess {
+                value: value.to_owned()
+            },
+            "{name}"
+        );
+        // An on/off flag that no branch ties to a subprocess is just a switch.
+        let pin = found.iter().find(|k| k.name == "pin_memory").unwrap();
+        assert_eq!(pin.role, KnobRole::Other);
+        assert_eq!(pin.kind(), knobs::KnobKind::Switch);
+        assert_eq!(pin.default.as_deref(), Some("false"));
+    }
+    // Without such a branch there is no subprocess knob (the seed says why it skips).
+    let script = SUBPROCESS_SCRIPT
+        .replace(
+            "FLAG",
+            r#"p.add_argument("--use-subprocess", action="store_true")"#,
+        )
+        .replace("BRANCH", "it = build(config)");
+    assert!(
+        knobs_of(&script)
+            .iter()
+            .all(|k| !matches!(k.role, KnobRole::Subprocess { .. }))
+    );
+}

@@ -9,6 +9,7 @@ mod master_table;
 mod planner_model;
 mod policy;
 mod prompts;
+mod proposals;
 mod record;
 mod spec;
 mod views;
