@@ -34,6 +34,22 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> WorkflowError {
     }
 }
 
+/// Sets `key` in a node's result object (making the result an object first): the
+/// engine's notes about a node (`job_end`, `plan`, `plan_due`) live there beside the
+/// recorded result.
+pub fn set_result_key(
+    node: &mut autoresearch_hypothesis_tree::HypothesisNode,
+    key: &str,
+    value: serde_json::Value,
+) {
+    if !node.result.is_object() {
+        node.result = serde_json::json!({});
+    }
+    if let Some(map) = node.result.as_object_mut() {
+        map.insert(key.to_owned(), value);
+    }
+}
+
 /// The tree of `workdir` (empty before the first experiment), for readers that do not
 /// need the rest of the books.
 pub fn load_tree(workdir: &Workdir) -> Result<HypothesisTree, WorkflowError> {

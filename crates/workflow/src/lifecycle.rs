@@ -240,14 +240,7 @@ impl ExperimentWorkflow {
             let mut books = ctx.books();
             let value =
                 serde_json::to_value(&end).map_err(|e| WorkflowError::Engine(e.to_string()))?;
-            books.update_node(id, |n| {
-                if !n.result.is_object() {
-                    n.result = serde_json::json!({});
-                }
-                if let Some(map) = n.result.as_object_mut() {
-                    map.insert("job_end".to_owned(), value);
-                }
-            })?;
+            books.update_node(id, |n| crate::books::set_result_key(n, "job_end", value))?;
             books.transition(id, NodeStatus::Analyzing)?;
         }
         self.finish(id, &spec, job.as_ref(), &end, wctx).await
@@ -428,8 +421,8 @@ impl ExperimentWorkflow {
     fn mark_planned(&self, id: &str) -> Result<(), WorkflowError> {
         let mut books = self.ctx.books();
         books.update_node(id, |n| {
-            if let Some(map) = n.result.as_object_mut() {
-                map.insert("plan_due".to_owned(), serde_json::Value::Bool(false));
+            if n.result.is_object() {
+                crate::books::set_result_key(n, "plan_due", serde_json::Value::Bool(false));
             }
         })
     }

@@ -698,12 +698,7 @@ pub fn add_children(
         "warnings": screened.warnings,
     });
     books.edit_node(finished, |n| {
-        if !n.result.is_object() {
-            n.result = serde_json::json!({});
-        }
-        if let Some(map) = n.result.as_object_mut() {
-            map.insert("plan".to_owned(), record);
-        }
+        crate::books::set_result_key(n, "plan", record)
     })?;
     books.save_tree()?;
     books.save_state()?;

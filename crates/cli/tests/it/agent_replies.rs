@@ -3,11 +3,9 @@
 //! is exactly the knob table; what breaks the answer's rules gets one repair round that
 //! names every problem; nothing an agent writes grows without bound.
 
-use std::path::Path;
-use std::time::Duration;
-
 use autoresearch_llm_client::testing::Turn;
 use serde_json::{Value, json};
+use std::path::Path;
 
 use crate::support::*;
 
@@ -153,13 +151,7 @@ fn hostile_plans_launch_only_knobs_and_every_drop_is_recorded() {
         ]
         .map(str::to_owned),
     );
-    let child = autoresearch(home.path(), Some(&server.url()))
-        .args(&args)
-        .spawn()
-        .unwrap();
-    let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stderr = run_ok(autoresearch(home.path(), Some(&server.url())), &args);
     assert_eq!(server.remaining(), 0, "{stderr}");
 
     // Only knobs with fitting values ran.
@@ -296,13 +288,7 @@ fn answers_that_break_the_rules_get_one_repair_round_naming_every_problem() {
     let (_runtime, server) = server(turns);
     let mut args = new_run_args(&workdir, &repo);
     args.extend(["--agent", "openai", "--max-concurrency", "1"].map(str::to_owned));
-    let child = openai(home.path(), &server.url())
-        .args(&args)
-        .spawn()
-        .unwrap();
-    let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stderr = run_ok(openai(home.path(), &server.url()), &args);
     assert_eq!(server.remaining(), 0, "{stderr}");
     let requests = bodies(&server);
     assert_eq!(requests.len(), 6);
@@ -369,13 +355,8 @@ fn look_alike_actions_unknown_fields_ambiguity_and_huge_strings() {
     let (_runtime, server) = server(turns);
     let mut args = new_run_args(&workdir, &repo);
     args.extend(["--agent", "claude-code", "--max-concurrency", "1"].map(str::to_owned));
-    let child = autoresearch(home.path(), Some(&server.url()))
-        .args(&args)
-        .spawn()
-        .unwrap();
-    let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stderr = run_ok(autoresearch(home.path(), Some(&server.url())), &args);
+    assert_eq!(server.remaining(), 1, "the report's turn is left: {stderr}");
     let requests = bodies(&server);
     let repair = requests
         .iter()

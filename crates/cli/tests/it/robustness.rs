@@ -42,13 +42,7 @@ fn malformed_agent_answers_become_failure_records_and_the_run_goes_on() {
     let (_runtime, server) = server(turns);
     let mut args = new_run_args(&workdir, &repo);
     args.extend(["--agent", "claude-code", "--max-concurrency", "1"].map(str::to_owned));
-    let child = autoresearch(home.path(), Some(&server.url()))
-        .args(&args)
-        .spawn()
-        .unwrap();
-    let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stderr = run_ok(autoresearch(home.path(), Some(&server.url())), &args);
     assert_eq!(server.remaining(), 0, "{stderr}");
     let rows = table_rows(&workdir);
     assert_eq!(rows.len(), 3);
@@ -166,13 +160,7 @@ fn three_experiments_prepare_at_once() {
         .map(str::to_owned),
     );
     let started = Instant::now();
-    let child = autoresearch(home.path(), Some(&server.url()))
-        .args(&args)
-        .spawn()
-        .unwrap();
-    let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stderr = run_ok(autoresearch(home.path(), Some(&server.url())), &args);
     assert_eq!(server.remaining(), 0, "{stderr}");
     let applies: Vec<Instant> = server
         .requests()
@@ -246,13 +234,7 @@ fn an_mtp_change_that_fails_at_start_up_gets_a_repair() {
         ]
         .map(str::to_owned),
     );
-    let child = autoresearch(home.path(), Some(&server.url()))
-        .args(&args)
-        .spawn()
-        .unwrap();
-    let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stderr = run_ok(autoresearch(home.path(), Some(&server.url())), &args);
     assert_eq!(server.remaining(), 0, "{stderr}");
     let failure = json_file(&workdir.join("engine/nodes/002_mtp/failure.json"));
     assert_eq!(failure["kind"], "job_startup_failed", "{failure}");

@@ -209,6 +209,16 @@ pub(crate) fn finish(mut child: Child, limit: Duration) -> Output {
     }
 }
 
+/// Runs `cmd` with `args` to its end (five minutes at most), checks that it exited 0,
+/// and returns its stderr.
+pub(crate) fn run_ok(mut cmd: Command, args: &[String]) -> String {
+    let child = cmd.args(args).spawn().unwrap();
+    let output = finish(child, Duration::from_secs(300));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    stderr
+}
+
 /// Polls until `condition` holds (at most `limit`).
 pub(crate) fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;

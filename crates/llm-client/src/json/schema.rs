@@ -113,6 +113,16 @@ fn lookalike_note(value: &Value) -> &'static str {
     }
 }
 
+/// `"lаunch" (it has non-ASCII characters) is not one of "launch", "stop"`.
+fn not_one_of(value: &Value, allowed: &[String]) -> String {
+    format!(
+        "{}{} is not one of {}",
+        shown(value),
+        lookalike_note(value),
+        allowed.join(", ")
+    )
+}
+
 impl<'a> Checker<'a> {
     fn problem(&mut self, path: &str, message: String) {
         self.problems.push(JsonProblem::new(path, message));
@@ -173,15 +183,7 @@ impl<'a> Checker<'a> {
                         .map(|o| self.resolve(o).get("const").map(shown))
                         .collect();
                     if let Some(constants) = constants {
-                        self.problem(
-                            path,
-                            format!(
-                                "{}{} is not one of {}",
-                                shown(value),
-                                lookalike_note(value),
-                                constants.join(", ")
-                            ),
-                        );
+                        self.problem(path, not_one_of(value, &constants));
                     } else if let [only] = typed.as_slice() {
                         self.walk(value, only, path, depth + 1);
                     } else {
@@ -223,15 +225,7 @@ impl<'a> Checker<'a> {
             && !allowed.contains(value)
         {
             let list: Vec<String> = allowed.iter().map(shown).collect();
-            self.problem(
-                path,
-                format!(
-                    "{}{} is not one of {}",
-                    shown(value),
-                    lookalike_note(value),
-                    list.join(", ")
-                ),
-            );
+            self.problem(path, not_one_of(value, &list));
         }
         if let Some(expected) = obj.get("const")
             && expected != value
