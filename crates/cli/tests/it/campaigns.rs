@@ -117,107 +117,132 @@ fn two_campaigns_run_at_once_on_one_repository_and_clean_takes_one_back_out() {
         String::from_utf8_lossy(&a.stderr),
         String::from_utf8_lossy(&b.stderr),
     );
-    assert_eq!(a.status.code(), Some(0), "first:\n{err_a}");
-    assert_eq!(b.status.code(), Some(0), "second:\n{err_b}");
-    for (workdir, err) in [(&first, &err_a), (&second, &err_b)] {
+    let mut c = Checks::default();
+    c.check(
+        a.status.code() == Some(0),
+        "[12] the first campaign exits 0",
+    );
+    c.check(
+        b.status.code() == Some(0),
+        "[12] the second campaign on the same repository exits 0",
+    );
+    for (workdir, label) in [(&first, "first"), (&second, "second")] {
         // The budget is 4; the built-in planner may reach the floor in fewer.
         let rows = table_rows(workdir);
-        assert!((3..=4).contains(&rows.len()), "{err}");
-        assert!(
-            rows.iter().all(|r| r["status"] == "completed"),
-            "{rows:?}\n{err}"
+        c.check(
+            (3..=4).contains(&rows.len()) && rows.iter().all(|r| r["status"] == "completed"),
+            format!("[12] the {label} campaign's experiments completed: {rows:?}"),
         );
     }
 
-    // The store_true subprocess flag runs the MTP seed; without one the seed says why.
-    let mtp = std::fs::read_to_string(first.join("runs/002_mtp/command.txt")).unwrap();
-    assert!(mtp.trim_end().ends_with("--use-subprocess"), "{mtp}");
-    let state_b = json_file(&second.join("state.json"));
-    let skipped = state_b["skipped"][0]["reason"].as_str().unwrap();
-    assert!(
+    // [15] The store_true subprocess flag runs the MTP seed; without one the seed says
+    // why it is skipped.
+    let mtp = std::fs::read_to_string(first.join("runs/002_mtp/command.txt")).unwrap_or_default();
+    c.check(
+        mtp.trim_end().ends_with("--use-subprocess"),
+        format!("[15] the MTP seed runs through the store_true flag: {mtp:?}"),
+    );
+    let state_b = json_or_null(&second.join("state.json"));
+    let skipped = state_b["skipped"][0]["reason"].as_str().unwrap_or_default();
+    c.check(
         skipped.contains("no unfrozen flag of the script selects run_pipeline_in_subprocess"),
-        "{skipped}"
+        format!("[15] a skipped seed gives its true reason: {skipped:?}"),
     );
 
-    // Each campaign has branches of its own.
-    let state_a = json_file(&first.join("state.json"));
-    let (ns_a, ns_b) = (
-        state_a["branch_namespace"].as_str().unwrap().to_owned(),
-        state_b["branch_namespace"].as_str().unwrap().to_owned(),
-    );
-    assert_ne!(ns_a, ns_b);
-    assert!(ns_a.starts_with("autoresearch/first-"), "{ns_a}");
-    let all = branches(&repo.dir);
-    let of = |ns: &str| {
-        all.iter()
-            .filter(|b| b.starts_with(&format!("{ns}/")))
-            .count()
-    };
-    assert_eq!(of(&ns_a) + of(&ns_b), all.len(), "{all:?}");
-    assert!(of(&ns_a) >= 4 && of(&ns_b) >= 3, "{all:?}");
-    assert!(all.contains(&format!("{ns_a}/setup")), "{all:?}");
-
-    // clean takes the first campaign's checkouts and branches out, but its best's.
-    let clean = autoresearch(home.path(), None)
-        .args(["clean", &first.display().to_string()])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&clean.stdout);
-    assert_eq!(clean.status.code(), Some(0), "{out}\n{clean:?}");
-    let best_a = state_a["current_best"].as_str().unwrap();
-    let left = branches(&repo.dir);
-    assert!(
-        left.iter()
-            .filter(|b| b.starts_with(&format!("{ns_a}/")))
-            .eq([&format!("{ns_a}/{best_a}")]),
-        "only the best's branch is kept: {left:?}\n{out}"
-    );
-    assert!(
-        out.contains(&format!("kept branch {ns_a}/{best_a}")),
-        "{out}"
-    );
-    assert_eq!(
-        left.iter()
-            .filter(|b| b.starts_with(&format!("{ns_b}/")))
-            .count(),
-        of(&ns_b),
-        "the other campaign's branches stay"
-    );
-    let trees = worktrees(&repo.dir);
-    assert!(!trees.contains(&first.display().to_string()), "{trees}");
-    assert!(trees.contains(&second.display().to_string()), "{trees}");
-    assert!(
-        first.join("master_table.tsv").is_file(),
-        "the work directory's files stay"
-    );
-    // --all takes the best's branch too; a second clean finds nothing.
-    let all_out = autoresearch(home.path(), None)
-        .args(["clean", &first.display().to_string(), "--all"])
-        .output()
-        .unwrap();
-    assert_eq!(all_out.status.code(), Some(0));
-    assert!(
-        branches(&repo.dir)
-            .iter()
-            .all(|b| !b.starts_with(&format!("{ns_a}/")))
-    );
-    let again = autoresearch(home.path(), None)
-        .args(["clean", &first.display().to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&again.stdout).contains("nothing of this run's is left"),
-        "{again:?}"
-    );
-
-    // Nothing either run made is left in the temporary folder.
+    // [13] Nothing either run made is left in the temporary folder.
     let litter: Vec<String> = std::fs::read_dir(&tmp)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("autoresearch"))
         .collect();
-    assert!(litter.is_empty(), "left in TMPDIR: {litter:?}");
+    c.check(
+        litter.is_empty(),
+        format!("[13] left in TMPDIR: {litter:?}"),
+    );
+
+    // [12] Each campaign has branches of its own.
+    let state_a = json_or_null(&first.join("state.json"));
+    let ns_a = state_a["branch_namespace"]
+        .as_str()
+        .unwrap_or("?a")
+        .to_owned();
+    let ns_b = state_b["branch_namespace"]
+        .as_str()
+        .unwrap_or("?b")
+        .to_owned();
+    let all = branches(&repo.dir);
+    let of = |ns: &str, list: &[String]| {
+        list.iter()
+            .filter(|b| b.starts_with(&format!("{ns}/")))
+            .count()
+    };
+    c.check(
+        ns_a != ns_b && ns_a.starts_with("autoresearch/first-"),
+        format!("[12] two namespaces: {ns_a}, {ns_b}"),
+    );
+    c.check(
+        of(&ns_a, &all) + of(&ns_b, &all) == all.len()
+            && of(&ns_a, &all) >= 4
+            && of(&ns_b, &all) >= 3
+            && all.contains(&format!("{ns_a}/setup")),
+        format!("[12] every branch is in one run's namespace: {all:?}"),
+    );
+
+    // [12] clean takes the first campaign's checkouts and branches out, but its best's.
+    let clean = autoresearch(home.path(), None)
+        .args(["clean", &first.display().to_string()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&clean.stdout).into_owned();
+    c.check(
+        clean.status.code() == Some(0),
+        format!("[12] clean exits 0: {clean:?}"),
+    );
+    let best_a = state_a["current_best"].as_str().unwrap_or("?").to_owned();
+    let left = branches(&repo.dir);
+    c.check(
+        left.iter()
+            .filter(|b| b.starts_with(&format!("{ns_a}/")))
+            .eq([&format!("{ns_a}/{best_a}")])
+            && out.contains(&format!("kept branch {ns_a}/{best_a}")),
+        format!("[12] only the best's branch is kept: {left:?}\n{out}"),
+    );
+    c.check(
+        of(&ns_b, &left) == of(&ns_b, &all),
+        "[12] the other campaign's branches stay",
+    );
+    let trees = worktrees(&repo.dir);
+    c.check(
+        !trees.contains(&first.display().to_string())
+            && trees.contains(&second.display().to_string()),
+        format!("[12] only the first campaign's worktrees are removed: {trees}"),
+    );
+    c.check(
+        first.join("master_table.tsv").is_file(),
+        "[12] the work directory's files stay",
+    );
+    // --all takes the best's branch too; a second clean finds nothing.
+    let all_out = autoresearch(home.path(), None)
+        .args(["clean", &first.display().to_string(), "--all"])
+        .output()
+        .unwrap();
+    c.check(
+        all_out.status.code() == Some(0)
+            && branches(&repo.dir)
+                .iter()
+                .all(|b| !b.starts_with(&format!("{ns_a}/"))),
+        "[12] clean --all deletes the best's branch too",
+    );
+    let again = autoresearch(home.path(), None)
+        .args(["clean", &first.display().to_string()])
+        .output()
+        .unwrap();
+    c.check(
+        String::from_utf8_lossy(&again.stdout).contains("nothing of this run's is left"),
+        format!("[12] a second clean finds nothing: {again:?}"),
+    );
+    c.finish(&format!("first:\n{err_a}\nsecond:\n{err_b}"));
     repo.assert_untouched();
 }
 

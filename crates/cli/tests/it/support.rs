@@ -133,9 +133,16 @@ pub(crate) fn launch_command() -> String {
     format!("{} $SCRIPT --steps 60", python().display())
 }
 
+/// The binary under test: this build's, or the one `AUTORESEARCH_BIN_UNDER_TEST` names
+/// (to run the same tests against an earlier build, and see which checks it fails).
+fn binary() -> std::ffi::OsString {
+    std::env::var_os("AUTORESEARCH_BIN_UNDER_TEST")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_autoresearch").into())
+}
+
 /// `autoresearch` with an environment that reaches `server` (or no agent at all).
 pub(crate) fn autoresearch(home: &Path, server: Option<&str>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autoresearch"));
+    let mut cmd = Command::new(binary());
     let path = format!(
         "{}:{}",
         claude_bin_dir().display(),
@@ -219,6 +226,32 @@ pub(crate) fn run_ok(mut cmd: Command, args: &[String]) -> String {
     stderr
 }
 
+/// Checks that all run before the test fails, so one run of a scenario reports every
+/// broken behaviour it shows (each labelled with what it is about), not only the first.
+#[derive(Default)]
+pub(crate) struct Checks {
+    failed: Vec<String>,
+}
+
+impl Checks {
+    /// Records a failure of `what` unless `ok`.
+    pub(crate) fn check(&mut self, ok: bool, what: impl std::fmt::Display) {
+        if !ok {
+            self.failed.push(what.to_string());
+        }
+    }
+
+    /// Fails the test with every failed check, and `context` (say, the run's stderr).
+    pub(crate) fn finish(self, context: &str) {
+        assert!(
+            self.failed.is_empty(),
+            "{} check(s) failed:\n- {}\n\n{context}",
+            self.failed.len(),
+            self.failed.join("\n- ")
+        );
+    }
+}
+
 /// Polls until `condition` holds (at most `limit`).
 pub(crate) fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -295,11 +328,23 @@ pub(crate) fn json_file(path: &Path) -> Value {
     .unwrap()
 }
 
+/// Reads a JSON file, or `null` when it is missing or unreadable (for checks that must
+/// not stop at the first missing file).
+pub(crate) fn json_or_null(path: &Path) -> Value {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// The master table's rows as column maps.
 pub(crate) fn table_rows(workdir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(workdir.join("master_table.tsv")).unwrap();
+    let text = std::fs::read_to_string(workdir.join("master_table.tsv")).unwrap_or_default();
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let header: Vec<&str> = header.split('\t').collect();
     lines
         .map(|l| {
             header
