@@ -132,6 +132,7 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
             f.message
         );
     }
+    md.push_str(&dropped_proposals(&tree));
     let findings = std::fs::read_to_string(workdir.findings()).unwrap_or_default();
     if !findings.trim().is_empty() {
         let _ = writeln!(
@@ -144,6 +145,42 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
         "\n## Pictures\n\n![hypothesis tree](hypothesis_tree.png)\n\n![progress](progress.png)\n",
     );
     Ok(md)
+}
+
+/// Most dropped proposals the report lists (the node records keep them all).
+const MAX_DROPPED_SHOWN: usize = 30;
+
+/// The proposals that did not run, with why, from every planning round's record.
+fn dropped_proposals(tree: &autoresearch_hypothesis_tree::HypothesisTree) -> String {
+    let dropped: Vec<(String, String, String)> = tree
+        .nodes()
+        .flat_map(|n| {
+            n.result["plan"]["dropped"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |d| {
+                    let text = |key: &str| d[key].as_str().unwrap_or_default().to_owned();
+                    (n.node_id.clone(), text("name"), text("reason"))
+                })
+        })
+        .collect();
+    if dropped.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from("\n## Proposals that did not run\n\n");
+    for (round, name, reason) in dropped.iter().take(MAX_DROPPED_SHOWN) {
+        let name: String = name.chars().take(60).collect();
+        let _ = writeln!(md, "- after {round}: {name} — {reason}");
+    }
+    if dropped.len() > MAX_DROPPED_SHOWN {
+        let _ = writeln!(
+            md,
+            "- … and {} more (see `plan` in engine/nodes/*/result.json)",
+            dropped.len() - MAX_DROPPED_SHOWN
+        );
+    }
+    md
 }
 
 /// Writes `report.md`: the agent's synthesis (when `agent` is given and answers) above

@@ -258,6 +258,17 @@ fn hostile_plans_launch_only_knobs_and_every_drop_is_recorded() {
         !names.contains(&"sneaked_in"),
         "[2] nothing listed under a stop runs",
     );
+    let report = autoresearch(home.path(), None)
+        .args(["report", &workdir.display().to_string(), "--no-agent"])
+        .output()
+        .unwrap();
+    let report_md = read(&workdir.join("report.md"));
+    c.check(
+        report.status.code() == Some(0)
+            && report_md.contains("## Proposals that did not run")
+            && report_md.contains("- after 002_mtp: workload — --step-ms is not a knob"),
+        "[8] the report lists the proposals that did not run",
+    );
     let config = json_or_null(&workdir.join("config.json"));
     let state = json_or_null(&workdir.join("state.json"));
     c.check(

@@ -162,7 +162,8 @@ pub fn plan_problems(plan: &PlanAnswer, knobs: &[Knob], frozen: &[String]) -> Ve
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            setting_problems(p, knobs, frozen)
+            // The agent is told which flags it may set; the log is not told each time.
+            setting_problems(p, knobs, frozen, true)
                 .into_iter()
                 .map(|(path, message)| {
                     JsonProblem::new(format!("experiments[{i}].{path}"), message)
@@ -179,7 +180,7 @@ pub fn plan_problems(plan: &PlanAnswer, knobs: &[Knob], frozen: &[String]) -> Ve
 
 /// The spec of `proposal`, or every reason it cannot run.
 fn to_spec(proposal: &Proposal, s: &Screen<'_>) -> Result<ExperimentSpec, Vec<String>> {
-    let problems = setting_problems(proposal, s.knobs, s.frozen);
+    let problems = setting_problems(proposal, s.knobs, s.frozen, false);
     if !problems.is_empty() {
         return Err(problems.into_iter().map(|(_, m)| m).collect());
     }
@@ -205,6 +206,10 @@ fn to_spec(proposal: &Proposal, s: &Screen<'_>) -> Result<ExperimentSpec, Vec<St
     spec.repeat = proposal.repeat;
     spec.base_node = base_node;
     spec.base_commit = base_commit;
+    if spec.change_summary.trim().is_empty() {
+        // The tree and the report label a change by its summary.
+        spec.change_summary = spec.changes_text().chars().take(60).collect();
+    }
     Ok(spec)
 }
 
@@ -218,8 +223,14 @@ fn normalised_args(args: &BTreeMap<String, String>, knobs: &[Knob]) -> BTreeMap<
         .collect()
 }
 
-/// Every problem with a proposal's flags and environment: (path, message).
-fn setting_problems(p: &Proposal, knobs: &[Knob], frozen: &[String]) -> Vec<(String, String)> {
+/// Every problem with a proposal's flags and environment: (path, message). With
+/// `list_knobs`, a flag that is no knob is answered with the knobs there are.
+fn setting_problems(
+    p: &Proposal,
+    knobs: &[Knob],
+    frozen: &[String],
+    list_knobs: bool,
+) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for (flag, value) in &p.launch_args {
@@ -231,7 +242,7 @@ fn setting_problems(p: &Proposal, knobs: &[Knob], frozen: &[String]) -> Vec<(Str
             ));
             continue;
         }
-        if let Err(message) = check_launch_arg(flag, value, knobs, frozen) {
+        if let Err(message) = check_launch_arg(flag, value, knobs, frozen, list_knobs) {
             problems.push((path, message));
         }
     }
@@ -249,6 +260,7 @@ fn check_launch_arg(
     value: &str,
     knobs: &[Knob],
     frozen: &[String],
+    list_knobs: bool,
 ) -> Result<(), String> {
     check_flag(flag, value).map_err(|e| e.to_string())?;
     let name = normalise_flag(flag);
@@ -258,15 +270,21 @@ fn check_launch_arg(
                 "{flag} is frozen by the user (--freeze): no experiment may change it"
             ));
         }
-        let names: Vec<&str> = knobs.iter().map(|k| k.flag.as_str()).collect();
-        return Err(format!(
-            "{flag} is not a knob of this script (flags that set the workload, paths and unknown flags may not change); the knobs are: {}",
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            }
-        ));
+        let mut message = format!(
+            "{flag} is not a knob of this script (the workload, paths and unknown flags may not change)"
+        );
+        if list_knobs {
+            let names: Vec<&str> = knobs.iter().map(|k| k.flag.as_str()).collect();
+            message.push_str(&format!(
+                "; the knobs are: {}",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
+        return Err(message);
     };
     knob_value(knob, value).map(|_| ())
 }

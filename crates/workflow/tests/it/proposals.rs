@@ -140,6 +140,14 @@ fn only_knobs_with_fitting_values_run_and_every_drop_has_its_reason() {
         "every reason is given: {workload}"
     );
     assert!(reason("escape").contains("--cache-dir is not a knob"));
+    assert!(
+        !reason("escape").contains("the knobs are"),
+        "the log is not told the knob table each time"
+    );
+    assert_eq!(
+        good.change_summary, "read_concurrency=4, use_subprocess=true",
+        "a proposal without a summary is labelled by its changes"
+    );
     assert!(reason("tiny_batch").contains("outside the knob's range 2..32"));
     assert!(reason("not_a_number").contains("takes a whole number"));
     assert!(reason("bad_choice").contains("must be one of mt, mtp"));
@@ -243,6 +251,13 @@ fn a_plan_that_launches_nothing_runnable_needs_a_repair() {
             "experiments[0].launch_args.--steps",
             "experiments[1].launch_args.--batch-size"
         ]
+    );
+    assert!(
+        problems[0]
+            .message
+            .contains("the knobs are: --batch-size, --read-concurrency"),
+        "the agent is told what it may set: {}",
+        problems[0]
     );
     let one_good = plan(
         PlanAction::Launch,
