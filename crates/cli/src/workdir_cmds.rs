@@ -98,7 +98,15 @@ pub(crate) fn clean(workdir: &Path, all: bool) -> ExitCode {
                 let _ = writeln!(out, "kept branch {branch}: {why}");
             }
             if report.checkouts_removed.is_empty() && report.branches_deleted.is_empty() {
-                let _ = writeln!(out, "nothing of this run's is left in the repository");
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    if report.branches_kept.is_empty() {
+                        "nothing of this run's is left in the repository"
+                    } else {
+                        "nothing else of this run's is left in the repository"
+                    }
+                );
             }
             ExitCode::from(EXIT_SUCCESS)
         }
