@@ -117,6 +117,9 @@ pub enum Command {
         /// Also delete the best experiment's branch.
         #[arg(long)]
         all: bool,
+        /// Clean a run that has not stopped (it cannot be resumed reliably afterwards).
+        #[arg(long)]
+        force: bool,
     },
     /// Print a work directory's experiment tree.
     Tree {
@@ -178,8 +181,13 @@ pub fn run() -> ExitCode {
             command: Some(Command::Queue { workdir, action }),
         }) => workdir_cmds::queue(&workdir, action),
         Ok(Cli {
-            command: Some(Command::Clean { workdir, all }),
-        }) => workdir_cmds::clean(&workdir, all),
+            command:
+                Some(Command::Clean {
+                    workdir,
+                    all,
+                    force,
+                }),
+        }) => workdir_cmds::clean(&workdir, all, force),
         Ok(Cli { command: None }) => ExitCode::from(EXIT_SUCCESS),
         Err(err) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).

@@ -83,8 +83,8 @@ pub(crate) fn status(workdir: &Path, json: bool) -> ExitCode {
 }
 
 /// `autoresearch clean`.
-pub(crate) fn clean(workdir: &Path, all: bool) -> ExitCode {
-    let options = autoresearch_workflow::clean::CleanOptions { all };
+pub(crate) fn clean(workdir: &Path, all: bool, force: bool) -> ExitCode {
+    let options = autoresearch_workflow::clean::CleanOptions { all, force };
     match autoresearch_workflow::clean::clean(&Workdir::new(workdir), options) {
         Ok(report) => {
             let mut out = std::io::stdout();

@@ -17,7 +17,7 @@ use crate::branches::Branches;
 use crate::config::RunConfig;
 use crate::error::WorkflowError;
 use crate::lock::WorkdirLock;
-use crate::state::RunState;
+use crate::state::{RunState, RunStatus};
 use crate::workdir::Workdir;
 
 /// What `clean` may remove.
@@ -25,6 +25,9 @@ use crate::workdir::Workdir;
 pub struct CleanOptions {
     /// Also delete the best experiment's branch.
     pub all: bool,
+    /// Clean a run that has not stopped (it cannot be resumed reliably afterwards: its
+    /// commits are no longer on any branch).
+    pub force: bool,
 }
 
 /// What `clean` did.
@@ -45,6 +48,14 @@ fn clean_error(problem: impl Into<String>, hint: impl Into<String>) -> WorkflowE
     }
 }
 
+fn vcs_error(err: autoresearch_vcs::VcsError) -> WorkflowError {
+    WorkflowError::Source {
+        problem: err.to_string(),
+        hint: "fix the cause and run clean again (what is listed above was already removed)"
+            .to_owned(),
+    }
+}
+
 /// Removes the run's checkouts and branches from the repository of `workdir`.
 pub fn clean(workdir: &Workdir, options: CleanOptions) -> Result<CleanReport, WorkflowError> {
     let Some(config) = RunConfig::load(workdir.root())? else {
@@ -53,6 +64,29 @@ pub fn clean(workdir: &Workdir, options: CleanOptions) -> Result<CleanReport, Wo
     let _lock = WorkdirLock::acquire(workdir.root())?;
     let state = RunState::load(&workdir.state())?.unwrap_or_default();
     let tree = crate::books::load_tree(workdir)?;
+    check_finished(workdir, &state, &tree, options)?;
+    let (_, vcs) =
+        autoresearch_vcs::open(&config.source_dir).map_err(|err| WorkflowError::Source {
+            problem: format!(
+                "cannot open the repository of {}: {err}",
+                config.source_dir.display()
+            ),
+            hint: "clean needs the repository the run used".to_owned(),
+        })?;
+    let mut report = CleanReport::default();
+    remove_checkouts(workdir, vcs.as_ref(), &mut report)?;
+    delete_branches(&state, &tree, vcs.as_ref(), options, &mut report)?;
+    Ok(report)
+}
+
+/// Refuses a run whose checkouts are still needed: experiments in flight, or a run that
+/// may be resumed (unless `force`).
+fn check_finished(
+    workdir: &Workdir,
+    state: &RunState,
+    tree: &autoresearch_hypothesis_tree::HypothesisTree,
+    options: CleanOptions,
+) -> Result<(), WorkflowError> {
     let in_flight: Vec<&str> = tree
         .nodes()
         .filter(|n| {
@@ -63,31 +97,37 @@ pub fn clean(workdir: &Workdir, options: CleanOptions) -> Result<CleanReport, Wo
         })
         .map(|n| n.node_id.as_str())
         .collect();
+    let resume = format!("autoresearch run {}", workdir.root().display());
     if !in_flight.is_empty() {
         return Err(clean_error(
             format!(
                 "the run has experiments in flight ({}), whose checkouts it still needs",
                 in_flight.join(", ")
             ),
-            format!(
-                "resume it (`autoresearch run {}`) and let it finish, then clean",
-                workdir.root().display()
-            ),
+            format!("resume it (`{resume}`) and let it finish, then clean"),
         ));
     }
-    let (_, vcs) =
-        autoresearch_vcs::open(&config.source_dir).map_err(|err| WorkflowError::Source {
-            problem: format!(
-                "cannot open the repository of {}: {err}",
-                config.source_dir.display()
+    if state.status != RunStatus::Stopped && !options.force {
+        return Err(clean_error(
+            format!(
+                "the run has not stopped (its state is {}), and a resume needs its branches",
+                serde_json::to_value(state.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
             ),
-            hint: "clean needs the repository the run used".to_owned(),
-        })?;
-    let vcs_error = |err: autoresearch_vcs::VcsError| WorkflowError::Source {
-        problem: err.to_string(),
-        hint: "nothing else was changed; fix the cause and run clean again".to_owned(),
-    };
-    let mut report = CleanReport::default();
+            format!("let it finish (`{resume}`), or pass --force if you will not resume it"),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the linked worktrees registered under the work directory's `checkouts/`.
+fn remove_checkouts(
+    workdir: &Workdir,
+    vcs: &dyn autoresearch_vcs::Vcs,
+    report: &mut CleanReport,
+) -> Result<(), WorkflowError> {
     let checkouts =
         std::fs::canonicalize(workdir.checkouts()).unwrap_or_else(|_| workdir.checkouts());
     for info in vcs.list_checkouts().map_err(vcs_error)? {
@@ -99,6 +139,18 @@ pub fn clean(workdir: &Workdir, options: CleanOptions) -> Result<CleanReport, Wo
                 .push(info.path.display().to_string());
         }
     }
+    Ok(())
+}
+
+/// Deletes the run's branches but the best's (unless `all`); a branch checked out
+/// somewhere (the user's own checkout, say) is kept and said so.
+fn delete_branches(
+    state: &RunState,
+    tree: &autoresearch_hypothesis_tree::HypothesisTree,
+    vcs: &dyn autoresearch_vcs::Vcs,
+    options: CleanOptions,
+    report: &mut CleanReport,
+) -> Result<(), WorkflowError> {
     let keep = state
         .current_best
         .as_ref()
@@ -115,7 +167,7 @@ pub fn clean(workdir: &Workdir, options: CleanOptions) -> Result<CleanReport, Wo
         .map_err(vcs_error)?
     {
         let ours = branches.as_ref().is_some_and(|b| b.owns(&branch))
-            || (legacy_name(&branch, &tree) && recorded.contains(commit.as_str()));
+            || (legacy_name(&branch, tree) && recorded.contains(commit.as_str()));
         if !ours {
             continue;
         }
@@ -127,10 +179,17 @@ pub fn clean(workdir: &Workdir, options: CleanOptions) -> Result<CleanReport, Wo
             ));
             continue;
         }
-        vcs.delete_branch(&branch).map_err(vcs_error)?;
-        report.branches_deleted.push(branch);
+        match vcs.delete_branch(&branch) {
+            Ok(()) => report.branches_deleted.push(branch),
+            Err(autoresearch_vcs::VcsError::BranchInUse { path, .. }) => {
+                report
+                    .branches_kept
+                    .push((branch, format!("checked out at {}", path.display())));
+            }
+            Err(err) => return Err(vcs_error(err)),
+        }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Whether `branch` is one a work directory from before namespaces would have made:

@@ -164,10 +164,11 @@ fn value_kind(option: &ArgOption) -> Option<KnobKind> {
         Some("store_true" | "store_false") => Some(KnobKind::Switch),
         Some("boolean_optional") => Some(KnobKind::Toggle),
         Some(_) => None,
+        // A whole number, limited to its choices when it has some.
+        None if option.kind == "int" => Some(KnobKind::Integer),
         None if option.choices.is_some() => Some(KnobKind::Choice),
         // `bool` without an action: an older helper's report of a store_true option.
         None if option.kind == "bool" => Some(KnobKind::Switch),
-        None if option.kind == "int" => Some(KnobKind::Integer),
         None => None,
     }
 }
@@ -304,8 +305,19 @@ pub fn knobs_from(
             )
             .then(|| "1".to_owned())
         });
+        let numeric_choices: Vec<i64> = option
+            .choices
+            .iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_i64)
+            .collect();
         let range = forced.or_else(|| {
             (option.kind == "int").then(|| {
+                if let (Some(lo), Some(hi)) =
+                    (numeric_choices.iter().min(), numeric_choices.iter().max())
+                {
+                    return (*lo, *hi);
+                }
                 let d = default
                     .as_deref()
                     .and_then(|d| d.parse::<i64>().ok())
@@ -376,6 +388,9 @@ pub fn table_markdown(knobs: &[Knob]) -> String {
             KnobRole::Other => "other".to_owned(),
         };
         let allowed = match (k.kind(), k.range) {
+            (KnobKind::Integer, _) if !k.choices.is_empty() => {
+                format!("one of {}", k.choices.join(", "))
+            }
             (KnobKind::Integer, Some((lo, hi))) => format!("whole number {lo}..{hi}"),
             (KnobKind::Integer, None) => "whole number".to_owned(),
             (KnobKind::Switch, _) => "true (flag given) or false (flag left off)".to_owned(),
@@ -399,7 +414,8 @@ pub fn table_markdown(knobs: &[Knob]) -> String {
 }
 
 /// `knobs` with the defaults the base launch command sets (`--batch-size 16` in the
-/// command makes 16 the default; an on/off flag in it is on).
+/// command makes 16 the default; an on/off flag in it is on; a toggle's `--no-flag`
+/// makes it off).
 pub fn with_command_defaults(knobs: &[Knob], base_command: &str) -> Vec<Knob> {
     let mut knobs = knobs.to_vec();
     let tokens: Vec<&str> = base_command.split_whitespace().collect();
@@ -409,15 +425,20 @@ pub fn with_command_defaults(knobs: &[Knob], base_command: &str) -> Vec<Knob> {
             _ if token.starts_with("--") => (*token, tokens.get(i + 1).copied()),
             _ => continue,
         };
-        let Some(knob) = knobs
-            .iter_mut()
-            .find(|k| k.name == crate::spec::normalise_flag(flag))
-        else {
+        let name = crate::spec::normalise_flag(flag);
+        if let Some(toggle) = name.strip_prefix("no_").and_then(|bare| {
+            knobs
+                .iter_mut()
+                .find(|k| k.name == bare && k.kind() == KnobKind::Toggle)
+        }) {
+            toggle.default = Some("false".to_owned());
+            continue;
+        }
+        let Some(knob) = knobs.iter_mut().find(|k| k.name == name) else {
             continue;
         };
         match knob.kind() {
-            KnobKind::Switch => knob.default = Some("true".to_owned()),
-            KnobKind::Toggle => {}
+            KnobKind::Switch | KnobKind::Toggle => knob.default = Some("true".to_owned()),
             KnobKind::Integer | KnobKind::Choice => {
                 if let Some(value) = value.filter(|v| !v.starts_with("--")) {
                     knob.default = Some(value.trim_matches(['\'', '"']).to_owned());

@@ -629,48 +629,8 @@ pub fn add_children(
     plan: &PlanAnswer,
     source: PlanSource,
 ) -> Result<Vec<WorkSpec>, WorkflowError> {
-    let existing: Vec<ExperimentIdentity> = books
-        .tree
-        .nodes()
-        .filter(|n| n.status != NodeStatus::Failed)
-        .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
-        .filter(|s| s.kind != ExperimentKind::Headspace)
-        .map(|s| s.identity())
-        .collect();
-    let completed: BTreeMap<String, String> = books
-        .tree
-        .nodes()
-        .filter(|n| n.status == NodeStatus::Completed)
-        .filter_map(|n| Some((n.node_id.clone(), n.commit.clone()?)))
-        .collect();
-    let anchor = books.state.anchor_commit.clone();
-    let screened = crate::policy::proposals::screen(
-        plan,
-        &crate::policy::proposals::Screen {
-            knobs: &books.state.knobs,
-            frozen: &ctx.config.frozen,
-            existing: &existing,
-            completed: &completed,
-            anchor: anchor.as_deref(),
-            cap: MAX_PROPOSALS,
-        },
-    );
-    if plan.action == crate::prompts::PlanAction::Stop {
-        ctx.say(&format!(
-            "[{parent}] the planner proposes nothing more: {}",
-            one_line(&plan.reasoning)
-        ));
-    }
-    for warning in &screened.warnings {
-        ctx.say(&format!("[{parent}] warning: {warning}"));
-    }
-    for dropped in &screened.dropped {
-        ctx.say(&format!(
-            "[{parent}] dropped proposal {}: {}",
-            one_line(&dropped.name),
-            dropped.reason
-        ));
-    }
+    let screened = screen_plan(ctx, books, plan);
+    say_screened(ctx, parent, plan, &screened);
     let mut children = Vec::new();
     let mut queued = Vec::new();
     for spec in &screened.accepted {
@@ -697,19 +657,83 @@ pub fn add_children(
         "dropped": screened.dropped,
         "warnings": screened.warnings,
     });
+    // The round's record and its end in one write of the node, so a resume neither
+    // plans the round again nor loses what it decided.
     books.edit_node(finished, |n| {
-        crate::books::set_result_key(n, "plan", record)
+        crate::books::set_result_key(n, "plan", record);
+        crate::books::set_result_key(n, "plan_due", serde_json::Value::Bool(false));
     })?;
-    books.save_tree()?;
     books.save_state()?;
+    books.save_tree()?;
     Ok(children)
+}
+
+/// Screens `plan` against what the books know (see [`crate::policy::proposals`]).
+fn screen_plan(
+    ctx: &Context,
+    books: &Books,
+    plan: &PlanAnswer,
+) -> crate::policy::proposals::Screened {
+    let existing: Vec<ExperimentIdentity> = books
+        .tree
+        .nodes()
+        .filter(|n| n.status != NodeStatus::Failed)
+        .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
+        .filter(|s| s.kind != ExperimentKind::Headspace)
+        .map(|s| s.identity())
+        .collect();
+    let completed: BTreeMap<String, String> = books
+        .tree
+        .nodes()
+        .filter(|n| n.status == NodeStatus::Completed)
+        .filter_map(|n| Some((n.node_id.clone(), n.commit.clone()?)))
+        .collect();
+    let knobs =
+        crate::knobs::with_command_defaults(&books.state.knobs, &ctx.config.base_launch_command);
+    crate::policy::proposals::screen(
+        plan,
+        &crate::policy::proposals::Screen {
+            knobs: &knobs,
+            frozen: &ctx.config.frozen,
+            existing: &existing,
+            completed: &completed,
+            anchor: books.state.anchor_commit.as_deref(),
+            cap: MAX_PROPOSALS,
+        },
+    )
+}
+
+/// Says in the log what the screen decided about a plan: a stop, its warnings, and
+/// every proposal that does not run, with why.
+fn say_screened(
+    ctx: &Context,
+    parent: &str,
+    plan: &PlanAnswer,
+    screened: &crate::policy::proposals::Screened,
+) {
+    if plan.action == crate::prompts::PlanAction::Stop {
+        ctx.say(&format!(
+            "[{parent}] the planner proposes nothing more: {}",
+            one_line(&plan.reasoning)
+        ));
+    }
+    for warning in &screened.warnings {
+        ctx.say(&format!("[{parent}] warning: {}", one_line(warning)));
+    }
+    for dropped in &screened.dropped {
+        ctx.say(&format!(
+            "[{parent}] dropped proposal {}: {}",
+            one_line(&dropped.name),
+            one_line(&dropped.reason)
+        ));
+    }
 }
 
 /// `text` on one line, shortened for a log line.
 fn one_line(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 200 {
-        format!("{}…", flat.chars().take(200).collect::<String>())
+    if flat.chars().count() > 400 {
+        format!("{}…", flat.chars().take(400).collect::<String>())
     } else {
         flat
     }

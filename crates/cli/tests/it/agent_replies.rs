@@ -412,7 +412,7 @@ fn numbers_booleans_and_a_byte_order_mark_are_read_as_meant() {
     let workdir = root.path().join("work");
     let plan = json!({"action": "launch", "reasoning": "Four loaders, in a subprocess.",
         "experiments": [{"name": "scalars", "hypothesis": "Four loaders keep up.",
-            "launch_args": {"--load-concurrency": 4, "--use-subprocess": true, "--work-concurrency": 1.0}}]});
+            "launch_args": {"--load-concurrency": 4, "--use-subprocess": true, "--work-concurrency": 2.0}}]});
     let turns = vec![
         analysis_turn("load stage", "One loader thread."),
         analysis_turn("load stage", "The floor is far below."),
@@ -446,7 +446,7 @@ fn numbers_booleans_and_a_byte_order_mark_are_read_as_meant() {
     let command = read(&workdir.join("runs/003_scalars/command.txt"));
     c.check(
         command.contains("--load-concurrency 4")
-            && command.contains("--work-concurrency 1")
+            && command.contains("--work-concurrency 2")
             && command.contains("--use-subprocess")
             && !command.contains("--use-subprocess true"),
         format!("[9] numbers and `true` are launched as the knobs take them: {command:?}"),

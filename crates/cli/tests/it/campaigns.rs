@@ -189,6 +189,26 @@ fn two_campaigns_run_at_once_on_one_repository_and_clean_takes_one_back_out() {
         format!("[12] every branch is in one run's namespace: {all:?}"),
     );
 
+    // [12] clean refuses a run that may still be resumed (unless --force).
+    let state_file = first.join("state.json");
+    let stopped = std::fs::read_to_string(&state_file).unwrap_or_default();
+    std::fs::write(
+        &state_file,
+        stopped.replace("\"status\": \"stopped\"", "\"status\": \"interrupted\""),
+    )
+    .unwrap();
+    let refused = autoresearch(home.path(), None)
+        .args(["clean", &first.display().to_string()])
+        .output()
+        .unwrap();
+    c.check(
+        refused.status.code() == Some(2)
+            && String::from_utf8_lossy(&refused.stderr).contains("the run has not stopped")
+            && branches(&repo.dir).len() == all.len(),
+        format!("[12] clean refuses a resumable run and changes nothing: {refused:?}"),
+    );
+    std::fs::write(&state_file, &stopped).unwrap();
+
     // [12] clean takes the first campaign's checkouts and branches out, but its best's.
     let clean = autoresearch(home.path(), None)
         .args(["clean", &first.display().to_string()])

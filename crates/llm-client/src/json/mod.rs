@@ -103,6 +103,11 @@ pub fn extract_json(text: &str) -> Result<Value, LlmError> {
             }
         }
         [(first, value), rest @ ..] => {
+            // A duplicate key in any block is refused: blocks that look equal once read
+            // leniently may read differently to a person.
+            for (block, _) in &blocks {
+                strict::parse(block).map_err(|err| single(".", err.to_string()))?;
+            }
             if let Some(other) = rest.iter().position(|(_, v)| v != value) {
                 return Err(single(
                     ".",

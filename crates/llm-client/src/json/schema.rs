@@ -84,13 +84,8 @@ fn type_name(value: &Value) -> &'static str {
 fn fits_type(value: &Value, wanted: &str) -> bool {
     match wanted {
         "number" => value.is_number(),
-        "integer" => {
-            value.is_i64()
-                || value.is_u64()
-                || value
-                    .as_f64()
-                    .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
-        }
+        // As serde reads integers: `4.0` is a number, not an integer.
+        "integer" => value.is_i64() || value.is_u64(),
         other => type_name(value) == other,
     }
 }
@@ -111,6 +106,24 @@ fn lookalike_note(value: &Value) -> &'static str {
         Value::String(s) if !s.is_ascii() => " (it has non-ASCII characters)",
         _ => "",
     }
+}
+
+/// `expected string, found integer 3`.
+fn wrong_type(value: &Value, wanted: Option<&Value>) -> String {
+    let wanted = match wanted {
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        Some(Value::String(t)) => t.clone(),
+        _ => "another type".to_owned(),
+    };
+    format!(
+        "expected {wanted}, found {} {}",
+        type_name(value),
+        shown(value)
+    )
 }
 
 /// `"lаunch" (it has non-ASCII characters) is not one of "launch", "stop"`.
@@ -168,33 +181,13 @@ impl<'a> Checker<'a> {
         let Some(obj) = schema.as_object() else {
             return;
         };
-        for key in ["anyOf", "oneOf"] {
-            if let Some(options) = obj.get(key).and_then(Value::as_array) {
-                if !options.iter().any(|o| self.fits(value, o, depth + 1)) {
-                    // Report through the one option of the value's own type, if exactly one
-                    // has it (`Option<T>`: T or null), else in one line.
-                    let typed: Vec<&Value> = options
-                        .iter()
-                        .filter(|o| self.type_allows(value, self.resolve(o)))
-                        .collect();
-                    // An enum of documented variants: one `const` per option.
-                    let constants: Option<Vec<String>> = options
-                        .iter()
-                        .map(|o| self.resolve(o).get("const").map(shown))
-                        .collect();
-                    if let Some(constants) = constants {
-                        self.problem(path, not_one_of(value, &constants));
-                    } else if let [only] = typed.as_slice() {
-                        self.walk(value, only, path, depth + 1);
-                    } else {
-                        self.problem(
-                            path,
-                            format!("{} does not fit any of the allowed shapes", shown(value)),
-                        );
-                    }
-                }
-                return;
-            }
+        if let Some(options) = obj
+            .get("anyOf")
+            .or_else(|| obj.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            self.walk_alternatives(value, options, path, depth);
+            return;
         }
         if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
             for s in all {
@@ -202,25 +195,53 @@ impl<'a> Checker<'a> {
             }
         }
         if !self.type_allows(value, schema) {
-            let wanted = match obj.get("type") {
-                Some(Value::Array(types)) => types
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                Some(Value::String(t)) => t.clone(),
-                _ => "another type".to_owned(),
-            };
-            self.problem(
-                path,
-                format!(
-                    "expected {wanted}, found {} {}",
-                    type_name(value),
-                    shown(value)
-                ),
-            );
+            self.problem(path, wrong_type(value, obj.get("type")));
             return;
         }
+        self.check_value(value, obj, path);
+        match value {
+            Value::Object(map) => self.walk_object(map, obj, path, depth),
+            Value::Array(items) => {
+                if let Some(item_schema) = obj.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.walk(item, item_schema, &format!("{path}[{i}]"), depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `anyOf`/`oneOf`: fine when one option fits; otherwise the problem is reported
+    /// through the one option of the value's own type when exactly one has it
+    /// (`Option<T>`: T or null), as the allowed constants for an enum of documented
+    /// variants, or in one line.
+    fn walk_alternatives(&mut self, value: &Value, options: &'a [Value], path: &str, depth: usize) {
+        if options.iter().any(|o| self.fits(value, o, depth + 1)) {
+            return;
+        }
+        let constants: Option<Vec<String>> = options
+            .iter()
+            .map(|o| self.resolve(o).get("const").map(shown))
+            .collect();
+        let typed: Vec<&'a Value> = options
+            .iter()
+            .filter(|o| self.type_allows(value, self.resolve(o)))
+            .collect();
+        if let Some(constants) = constants {
+            self.problem(path, not_one_of(value, &constants));
+        } else if let [only] = typed.as_slice() {
+            self.walk(value, only, path, depth + 1);
+        } else {
+            self.problem(
+                path,
+                format!("{} does not fit any of the allowed shapes", shown(value)),
+            );
+        }
+    }
+
+    /// The rules on a value of the right type: `enum`, `const`, `minimum`, `maximum`.
+    fn check_value(&mut self, value: &Value, obj: &serde_json::Map<String, Value>, path: &str) {
         if let Some(allowed) = obj.get("enum").and_then(Value::as_array)
             && !allowed.contains(value)
         {
@@ -251,17 +272,6 @@ impl<'a> Checker<'a> {
             {
                 self.problem(path, format!("{n} is above the maximum {max}"));
             }
-        }
-        match value {
-            Value::Object(map) => self.walk_object(map, obj, path, depth),
-            Value::Array(items) => {
-                if let Some(item_schema) = obj.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        self.walk(item, item_schema, &format!("{path}[{i}]"), depth + 1);
-                    }
-                }
-            }
-            _ => {}
         }
     }
 

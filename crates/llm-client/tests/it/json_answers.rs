@@ -84,6 +84,10 @@ fn duplicate_keys_are_refused_with_the_key_and_its_path() {
     );
     let top = problems(extract_json(r#"{"action": "stop", "action": "launch"}"#).unwrap_err());
     assert!(top[0].message.contains("at the top level"), "{top:?}");
+    // A block that reads like another only once its duplicate is dropped is refused too.
+    let hidden = "```json\n{\"a\": 1}\n```\n```json\n{\"a\": 2, \"a\": 1}\n```";
+    let p = problems(extract_json(hidden).unwrap_err());
+    assert!(p[0].message.contains("duplicate key `a`"), "{p:?}");
 }
 
 #[test]

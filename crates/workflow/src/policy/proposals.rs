@@ -8,11 +8,15 @@
 //!   `--knob` extends and `--freeze` narrows), and its value must fit the knob: a whole
 //!   number inside its range, one of its choices, or `true`/`false` for an on/off flag.
 //!   Anything else drops the proposal, with every reason found.
-//! - Environment variables must have plain names and may not be the engine's own
-//!   (`AUTORESEARCH_*`) or ones that change which program or library runs.
+//! - Environment variables may only size thread pools and allocators (`OMP_*`,
+//!   `MKL_*`, `MALLOC_*`, `TOKENIZERS_PARALLELISM`, …): anything else could change what
+//!   the job computes, or which program runs.
+//! - A setting equal to the knob's current default (the base command's, else the
+//!   script's) is no change and is left out, so a copy of the baseline under a new name
+//!   is dropped as changing nothing.
 //! - The base must be a completed experiment; the same changes, flags and base as an
 //!   experiment already run (and not failed) or queued is a duplicate; a proposal must
-//!   change something.
+//!   change something: code (a `description`), a flag or the environment.
 //! - At most `cap` proposals are accepted per round; the rest are dropped as over the
 //!   cap. Every drop is returned with its reason, for the node's record and the log.
 
@@ -29,27 +33,40 @@ use crate::spec::{ExperimentKind, ExperimentSpec, check_flag, normalise_flag};
 /// Proposals accepted per planning round.
 pub const MAX_PROPOSALS: usize = 3;
 
-/// Environment variables no experiment may set: the engine's own, and ones that change
-/// which interpreter, program or library runs rather than how fast the job loads data.
-const RESERVED_ENV: [&str; 10] = [
-    "PATH",
-    "HOME",
-    "SHELL",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONUNBUFFERED",
-    "BASH_ENV",
-    "ENV",
-    "IFS",
+/// Environment variables an experiment may set: the thread pools and allocators of the
+/// libraries a loader runs on. Anything else could change what the job computes (a
+/// script reads its own settings from the environment as readily as from flags) or
+/// which program runs, and is refused like a flag that is no knob.
+const ALLOWED_ENV_PREFIXES: [&str; 9] = [
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "NUMEXPR_",
+    "VECLIB_",
+    "BLIS_",
+    "GOMP_",
+    "KMP_",
+    "MALLOC_",
 ];
-/// Prefixes of reserved environment variables.
-const RESERVED_ENV_PREFIXES: [&str; 3] = ["AUTORESEARCH_", "LD_", "DYLD_"];
+/// Single environment variables an experiment may set (see [`ALLOWED_ENV_PREFIXES`]),
+/// the probe's garbage-collection lever among them (its other variables set how the run
+/// is measured, and are refused).
+const ALLOWED_ENV: [&str; 5] = [
+    GC_EVERY,
+    "TOKENIZERS_PARALLELISM",
+    "NUMBA_NUM_THREADS",
+    "RAYON_NUM_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+];
+
+/// The probe's lever: collect garbage every K steps instead of automatically.
+const GC_EVERY: &str = "AUTORESEARCH_GC_EVERY";
 
 /// What the screen needs to know of the run.
 #[derive(Debug, Clone, Copy)]
 pub struct Screen<'a> {
-    /// The knobs experiments may set.
+    /// The knobs experiments may set, with the defaults the base command sets
+    /// ([`crate::knobs::with_command_defaults`]).
     pub knobs: &'a [Knob],
     /// The flags the user froze (`--freeze`), as given.
     pub frozen: &'a [String],
@@ -123,8 +140,9 @@ pub fn screen(plan: &PlanAnswer, s: &Screen<'_>) -> Screened {
             ));
             continue;
         }
-        if identity.changes.is_empty()
-            && spec.launch_args.is_empty()
+        // Without code instructions, flags or environment nothing differs from the
+        // base, whatever change ids the proposal lists.
+        if spec.launch_args.is_empty()
             && spec.env.is_empty()
             && spec.description.trim().is_empty()
             && !spec.repeat
@@ -213,12 +231,15 @@ fn to_spec(proposal: &Proposal, s: &Screen<'_>) -> Result<ExperimentSpec, Vec<St
     Ok(spec)
 }
 
-/// The flags of a screened proposal as the knob table spells them, values normalised.
+/// The flags of a screened proposal as the knob table spells them, values normalised,
+/// without those that only repeat a knob's default.
 fn normalised_args(args: &BTreeMap<String, String>, knobs: &[Knob]) -> BTreeMap<String, String> {
     args.iter()
         .filter_map(|(flag, value)| {
             let knob = knobs.iter().find(|k| k.name == normalise_flag(flag))?;
-            Some((knob.flag.clone(), knob_value(knob, value).ok()?))
+            let value = knob_value(knob, value).ok()?;
+            let default = knob.default.as_deref().map(|d| knob_value(knob, d));
+            (default != Some(Ok(value.clone()))).then(|| (knob.flag.clone(), value))
         })
         .collect()
 }
@@ -238,7 +259,11 @@ fn setting_problems(
         if let Some(first) = seen.insert(normalise_flag(flag), flag) {
             problems.push((
                 path,
-                format!("{first} and {flag} name the same flag: give it once"),
+                format!(
+                    "{} and {} name the same flag: give it once",
+                    shown(first),
+                    shown(flag)
+                ),
             ));
             continue;
         }
@@ -262,8 +287,14 @@ fn check_launch_arg(
     frozen: &[String],
     list_knobs: bool,
 ) -> Result<(), String> {
-    check_flag(flag, value).map_err(|e| e.to_string())?;
+    check_flag(flag, value).map_err(|_| {
+        format!(
+            "{} is not a flag name with a usable value (--name of letters, digits, - and _; no control characters)",
+            shown(flag)
+        )
+    })?;
     let name = normalise_flag(flag);
+    let flag = shown(flag);
     let Some(knob) = knobs.iter().find(|k| k.name == name) else {
         if frozen.iter().any(|f| normalise_flag(f) == name) {
             return Err(format!(
@@ -293,14 +324,17 @@ fn check_launch_arg(
 /// spelling), or why it does not fit.
 pub fn knob_value(knob: &Knob, value: &str) -> Result<String, String> {
     let flag = &knob.flag;
-    let v = value.trim();
+    let trimmed = value.trim();
+    let v = shown(trimmed);
+    let v = v.as_str();
     match knob.kind() {
         KnobKind::Integer => {
-            let n = v
+            let n = trimmed
                 .parse::<i64>()
                 .ok()
                 .or_else(|| {
-                    v.parse::<f64>()
+                    trimmed
+                        .parse::<f64>()
                         .ok()
                         .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
                         .map(|f| f as i64)
@@ -325,8 +359,19 @@ pub fn knob_value(knob: &Knob, value: &str) -> Result<String, String> {
         KnobKind::Choice => knob
             .choices
             .iter()
-            .find(|c| c.as_str() == v)
-            .or_else(|| knob.choices.iter().find(|c| c.eq_ignore_ascii_case(v)))
+            .find(|c| c.as_str() == trimmed)
+            .or_else(|| {
+                knob.choices
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(trimmed))
+            })
+            .or_else(|| {
+                // Numeric choices compare as numbers (`1` is the choice `1.0`).
+                let n = trimmed.parse::<f64>().ok()?;
+                knob.choices
+                    .iter()
+                    .find(|c| c.parse::<f64>().ok() == Some(n))
+            })
             .cloned()
             .ok_or_else(|| {
                 format!(
@@ -334,7 +379,7 @@ pub fn knob_value(knob: &Knob, value: &str) -> Result<String, String> {
                     knob.choices.join(", ")
                 )
             }),
-        KnobKind::Switch | KnobKind::Toggle => match v.to_ascii_lowercase().as_str() {
+        KnobKind::Switch | KnobKind::Toggle => match trimmed.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok("true".to_owned()),
             "false" | "0" => Ok("false".to_owned()),
             _ => Err(format!(
@@ -346,22 +391,22 @@ pub fn knob_value(knob: &Knob, value: &str) -> Result<String, String> {
 
 /// Whether an experiment may set environment variable `name` to `value`.
 fn check_env(name: &str, value: &str) -> Result<(), String> {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !plain {
+    let upper = name.to_ascii_uppercase();
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let allowed = ALLOWED_ENV.contains(&upper.as_str())
+        || ALLOWED_ENV_PREFIXES.iter().any(|p| upper.starts_with(p));
+    if !plain || !allowed {
         return Err(format!(
-            "`{name}` is not an environment variable name (letters, digits and _)"
+            "the environment variable {} may not be set: experiments may only size thread pools and allocators ({}*, {})",
+            shown(name),
+            ALLOWED_ENV_PREFIXES.join("*, "),
+            ALLOWED_ENV.join(", ")
         ));
     }
-    let upper = name.to_ascii_uppercase();
-    if RESERVED_ENV.contains(&upper.as_str())
-        || RESERVED_ENV_PREFIXES.iter().any(|p| upper.starts_with(p))
-    {
+    if upper == GC_EVERY && value.trim().parse::<u32>().map_or(true, |k| k == 0) {
         return Err(format!(
-            "{name} is reserved: it changes what runs or how it is measured, not how fast data loads"
+            "{GC_EVERY} takes a whole number of steps of 1 or more, not `{}`",
+            shown(value)
         ));
     }
     if value.chars().any(char::is_control) || value.len() > 1024 {
@@ -370,4 +415,17 @@ fn check_env(name: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Agent text as a reason quotes it: one line, at most 60 characters.
+fn shown(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > 60 {
+        format!("{}…", flat.chars().take(60).collect::<String>())
+    } else {
+        flat
+    }
 }

@@ -234,3 +234,40 @@ fn the_subprocess_flag_is_found_from_the_branch_that_uses_it_in_every_style() {
             .all(|k| !matches!(k.role, KnobRole::Subprocess { .. }))
     );
 }
+
+#[test]
+fn whole_numbers_with_choices_stay_numbers_and_the_command_sets_toggles() {
+    let found = knobs_of(
+        r#"
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--read-concurrency", type=int, choices=[1, 2, 4, 8], default=2)
+p.add_argument("--prefetch", action=argparse.BooleanOptionalAction, default=True)
+p.add_argument("--pin-memory", action="store_true")
+"#,
+    );
+    let read = found.iter().find(|k| k.name == "read_concurrency").unwrap();
+    assert_eq!(read.kind(), knobs::KnobKind::Integer);
+    assert_eq!(read.range, Some((1, 8)), "the range is the choices'");
+    let v = |value: &str| autoresearch_workflow::policy::proposals::knob_value(read, value);
+    assert_eq!(v("4.0").unwrap(), "4");
+    assert!(v("3").unwrap_err().contains("must be one of 1, 2, 4, 8"));
+    let with_base = knobs::with_command_defaults(&found, "python t.py --no-prefetch --pin-memory");
+    let default = |n: &str| {
+        with_base
+            .iter()
+            .find(|k| k.name == n)
+            .unwrap()
+            .default
+            .clone()
+    };
+    assert_eq!(default("prefetch").as_deref(), Some("false"));
+    assert_eq!(default("pin_memory").as_deref(), Some("true"));
+    let table = knobs::table_markdown(&found);
+    assert!(
+        table.contains(
+            "| `--read-concurrency` | concurrency of stage read | 2 | one of 1, 2, 4, 8 |"
+        ),
+        "{table}"
+    );
+}

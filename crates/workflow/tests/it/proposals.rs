@@ -9,11 +9,20 @@ use autoresearch_workflow::policy::proposals::{Screen, knob_value, plan_problems
 use autoresearch_workflow::prompts::{PlanAction, PlanAnswer, Proposal};
 
 fn knob(flag: &str, role: KnobRole, kind: KnobKind, range: Option<(i64, i64)>) -> Knob {
+    let batch = role == KnobRole::BatchSize;
     Knob {
         flag: flag.to_owned(),
         name: autoresearch_workflow::normalise_flag(flag),
         role,
-        default: Some("4".to_owned()),
+        default: Some(
+            match kind {
+                KnobKind::Switch => "false",
+                KnobKind::Choice => "mt",
+                _ if batch => "4",
+                _ => "1",
+            }
+            .to_owned(),
+        ),
         range,
         choices: match kind {
             KnobKind::Switch => vec!["true".to_owned(), "false".to_owned()],
@@ -162,13 +171,13 @@ fn a_stop_runs_nothing_and_the_cap_drops_the_rest_by_name() {
     assert!(out.accepted.is_empty());
     assert_eq!(out.dropped[0].reason, "the plan's action is stop");
     assert!(out.warnings[0].contains("none of them runs"), "{out:?}");
-    let many: Vec<Proposal> = (1..=50)
+    // 31 distinct settings (the range is 1..32, and 1 is the default).
+    let many: Vec<Proposal> = (2..=32)
         .map(|i| proposal(&format!("p{i}"), &[("--read-concurrency", &i.to_string())]))
         .collect();
-    let many: Vec<Proposal> = many.into_iter().take(32).collect();
     let out = run(&plan(PlanAction::Launch, many), &[], &[]);
     assert_eq!(out.accepted.len(), 3);
-    assert_eq!(out.dropped.len(), 29);
+    assert_eq!(out.dropped.len(), 28);
     assert!(
         out.dropped
             .iter()
@@ -187,8 +196,14 @@ fn frozen_flags_bad_bases_duplicates_and_reserved_environment_are_refused() {
     env.env = BTreeMap::from([("AUTORESEARCH_HEADSPACE".to_owned(), "1".to_owned())]);
     let mut preload = proposal("preload", &[("--read-concurrency", "3")]);
     preload.env = BTreeMap::from([("LD_PRELOAD".to_owned(), "/tmp/x.so".to_owned())]);
+    let mut gc = proposal("gc", &[]);
+    gc.env = BTreeMap::from([("AUTORESEARCH_GC_EVERY".to_owned(), "50".to_owned())]);
+    let mut gc_zero = proposal("gc_zero", &[]);
+    gc_zero.env = BTreeMap::from([("AUTORESEARCH_GC_EVERY".to_owned(), "0".to_owned())]);
     let mut omp = proposal("omp", &[("--read-concurrency", "5")]);
     omp.env = BTreeMap::from([("OMP_NUM_THREADS".to_owned(), "2".to_owned())]);
+    let mut workload_env = proposal("workload_env", &[("--read-concurrency", "9")]);
+    workload_env.env = BTreeMap::from([("STEPS".to_owned(), "5".to_owned())]);
     let mut based = proposal("based", &[("--read-concurrency", "6")]);
     based.base = Some("009_missing".to_owned());
     let p = plan(
@@ -197,6 +212,9 @@ fn frozen_flags_bad_bases_duplicates_and_reserved_environment_are_refused() {
             proposal("bigger", &[("--batch-size", "8")]),
             env,
             preload,
+            workload_env,
+            gc,
+            gc_zero,
             omp,
             based,
             proposal("again", &[("--read-concurrency", "7")]),
@@ -215,7 +233,7 @@ fn frozen_flags_bad_bases_duplicates_and_reserved_environment_are_refused() {
         },
     );
     let names: Vec<&str> = out.accepted.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["omp", "again"], "{out:?}");
+    assert_eq!(names, ["gc", "omp", "again"], "{out:?}");
     let reason = |name: &str| {
         out.dropped
             .iter()
@@ -224,8 +242,12 @@ fn frozen_flags_bad_bases_duplicates_and_reserved_environment_are_refused() {
             .unwrap_or_default()
     };
     assert!(reason("bigger").contains("frozen by the user"), "{out:?}");
-    assert!(reason("env").contains("AUTORESEARCH_HEADSPACE is reserved"));
-    assert!(reason("preload").contains("LD_PRELOAD is reserved"));
+    assert!(reason("env").contains("AUTORESEARCH_HEADSPACE may not be set"));
+    assert!(reason("preload").contains("LD_PRELOAD may not be set"));
+    assert!(
+        reason("workload_env").contains("STEPS may not be set"),
+        "{out:?}"
+    );
     assert!(reason("based").contains("not a completed experiment"));
     assert!(reason("again_too").contains("already tried"));
 }
@@ -271,6 +293,61 @@ fn a_plan_that_launches_nothing_runnable_needs_a_repair() {
         "the rest of a plan goes on"
     );
     assert!(plan_problems(&plan(PlanAction::Stop, Vec::new()), &k, &[]).is_empty());
+}
+
+#[test]
+fn a_setting_equal_to_the_default_is_no_change() {
+    // The batch's default is 4 (see `knob`); the base command sets the others.
+    let knobs = autoresearch_workflow::knobs::with_command_defaults(
+        &knobs(),
+        "python train.py --use-subprocess --read-concurrency 8",
+    );
+    let completed = BTreeMap::new();
+    let mut labelled = proposal("labelled", &[("--batch-size", "4")]);
+    labelled.changes = vec!["batch_size=4".to_owned()];
+    let p = plan(
+        PlanAction::Launch,
+        vec![
+            labelled,
+            proposal(
+                "same_loaders",
+                &[("--read_concurrency", "8.0"), ("--use-subprocess", "true")],
+            ),
+            proposal(
+                "switch_off",
+                &[("--use-subprocess", "false"), ("--batch-size", "4")],
+            ),
+        ],
+    );
+    let out = screen(
+        &p,
+        &Screen {
+            knobs: &knobs,
+            frozen: &[],
+            existing: &[],
+            completed: &completed,
+            anchor: None,
+            cap: 3,
+        },
+    );
+    let dropped: Vec<(&str, &str)> = out
+        .dropped
+        .iter()
+        .map(|d| (d.name.as_str(), d.reason.as_str()))
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            ("labelled", "it changes nothing"),
+            ("same_loaders", "it changes nothing")
+        ],
+        "copies of the baseline under new names do not run"
+    );
+    assert_eq!(
+        out.accepted[0].launch_args,
+        BTreeMap::from([("--use-subprocess".to_owned(), "false".to_owned())]),
+        "turning off a switch the base command gives is a change"
+    );
 }
 
 #[test]
