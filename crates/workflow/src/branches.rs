@@ -3,7 +3,7 @@
 //! on one repository (two scripts of a monorepo, or a second campaign on the same
 //! script) never share a branch, and `autoresearch clean` knows which are this run's.
 //! Work directories from before namespaces used `autoresearch/<name>`; their branches
-//! are still recognised by [`Branches::legacy`].
+//! are still recognised by [`is_legacy`].
 
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -53,11 +53,6 @@ impl Branches {
         format!("{ROOT}/{name}-{tag:08x}")
     }
 
-    /// The names a work directory from before namespaces used (`autoresearch/<name>`).
-    pub fn legacy() -> Self {
-        Self::new(ROOT)
-    }
-
     /// The namespace (`autoresearch/<name>-<hex>`).
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -84,4 +79,17 @@ impl Branches {
             .strip_prefix(&self.namespace)
             .is_some_and(|rest| rest.starts_with('/'))
     }
+}
+
+/// Whether `branch` is one a work directory from before namespaces made:
+/// `autoresearch/setup`, `autoresearch/snapshot` or `autoresearch/<id>` for a node id
+/// `is_node` knows.
+pub fn is_legacy(branch: &str, is_node: impl Fn(&str) -> bool) -> bool {
+    let Some(rest) = branch
+        .strip_prefix(ROOT)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return false;
+    };
+    !rest.contains('/') && (rest == "setup" || rest == "snapshot" || is_node(rest))
 }

@@ -167,7 +167,8 @@ fn delete_branches(
         .map_err(vcs_error)?
     {
         let ours = branches.as_ref().is_some_and(|b| b.owns(&branch))
-            || (legacy_name(&branch, tree) && recorded.contains(commit.as_str()));
+            || (crate::branches::is_legacy(&branch, |id| tree.get(id).is_some())
+                && recorded.contains(commit.as_str()));
         if !ours {
             continue;
         }
@@ -190,13 +191,4 @@ fn delete_branches(
         }
     }
     Ok(())
-}
-
-/// Whether `branch` is one a work directory from before namespaces would have made:
-/// `autoresearch/setup`, `autoresearch/snapshot` or `autoresearch/<node id of this run>`.
-fn legacy_name(branch: &str, tree: &autoresearch_hypothesis_tree::HypothesisTree) -> bool {
-    let Some(rest) = branch.strip_prefix("autoresearch/") else {
-        return false;
-    };
-    !rest.contains('/') && (rest == "setup" || rest == "snapshot" || tree.get(rest).is_some())
 }

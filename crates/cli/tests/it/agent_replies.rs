@@ -85,16 +85,6 @@ fn openai(home: &Path, url: &str) -> std::process::Command {
     cmd
 }
 
-/// Runs `cmd` with `args` to its end; returns its exit code and stderr.
-fn run_to_end(mut cmd: std::process::Command, args: &[String]) -> (Option<i32>, String) {
-    let child = cmd.args(args).spawn().unwrap();
-    let output = finish(child, std::time::Duration::from_secs(300));
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn hostile_plans_launch_only_knobs_and_every_drop_is_recorded() {
     let root = tempfile::tempdir().unwrap();

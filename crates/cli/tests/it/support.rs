@@ -216,13 +216,21 @@ pub(crate) fn finish(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-/// Runs `cmd` with `args` to its end (five minutes at most), checks that it exited 0,
-/// and returns its stderr.
-pub(crate) fn run_ok(mut cmd: Command, args: &[String]) -> String {
+/// Runs `cmd` with `args` to its end (five minutes at most); returns its exit code and
+/// stderr.
+pub(crate) fn run_to_end(mut cmd: Command, args: &[String]) -> (Option<i32>, String) {
     let child = cmd.args(args).spawn().unwrap();
     let output = finish(child, Duration::from_secs(300));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// [`run_to_end`], checking that it exited 0; returns its stderr.
+pub(crate) fn run_ok(cmd: Command, args: &[String]) -> String {
+    let (code, stderr) = run_to_end(cmd, args);
+    assert_eq!(code, Some(0), "{stderr}");
     stderr
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of the workflow crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod branches;
 mod builtin_planner;
 mod config;
 mod knobs;
