@@ -19,9 +19,17 @@ use snapshot::{dirty_paths, flatten_tree, signature, snapshot_tree};
 pub struct GitVcs {
     repo: gix::ThreadSafeRepository,
     root: PathBuf,
-    /// Serialises changes to the worktree registry (`.git/worktrees`): adding one
-    /// worktree while another call iterates the registry fails in gix.
+    /// Serialises changes to the worktree registry (`.git/worktrees`) within this
+    /// process: adding one worktree while another call iterates the registry fails in
+    /// gix. [`RegistryGuard`] adds the lock between processes.
     registry: std::sync::Mutex<()>,
+}
+
+/// Exclusive use of the worktree registry; both locks go when it drops (closing the
+/// directory releases the `flock`).
+struct RegistryGuard<'a> {
+    _thread: std::sync::MutexGuard<'a, ()>,
+    _process: std::fs::File,
 }
 
 /// Reference-log entries written by this crate carry this identity, so no user
@@ -50,6 +58,27 @@ impl GitVcs {
             repo,
             root,
             registry: std::sync::Mutex::new(()),
+        })
+    }
+
+    /// Holds the worktree registry for one change or listing, against this process's
+    /// threads and against other processes (two campaigns on one repository).
+    fn lock_registry(&self) -> Result<RegistryGuard<'_>, VcsError> {
+        // The mutex protects no data, so a panic elsewhere leaves nothing to repair.
+        let thread = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let common = self.local().common_dir().to_owned();
+        // An advisory lock on the repository's own directory: no file is added, and
+        // the kernel drops it when the process dies, so `kill -9` leaves no stale lock.
+        let dir = std::fs::File::open(&common)
+            .map_err(|err| VcsError::io("open for locking", &common, err))?;
+        rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|err| VcsError::io("lock", &common, err.into()))?;
+        Ok(RegistryGuard {
+            _thread: thread,
+            _process: dir,
         })
     }
 
@@ -274,11 +303,7 @@ impl Vcs for GitVcs {
         branch: &str,
         commit: &CommitId,
     ) -> Result<Checkout, VcsError> {
-        // The guard protects no data, so a panic elsewhere leaves nothing to repair.
-        let _registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _registry = self.lock_registry()?;
         let full = branch_ref(branch)?;
         let repo = self.local();
         let oid = self.commit_oid(&repo, commit)?;
@@ -372,10 +397,7 @@ impl Vcs for GitVcs {
     }
 
     fn list_checkouts(&self) -> Result<Vec<CheckoutInfo>, VcsError> {
-        let _registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _registry = self.lock_registry()?;
         let repo = self.local();
         let mut found = Vec::new();
         for proxy in repo.worktrees().git("list worktrees", &self.root)? {
@@ -395,10 +417,7 @@ impl Vcs for GitVcs {
     }
 
     fn remove_checkout(&self, path: &Path) -> Result<(), VcsError> {
-        let _registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _registry = self.lock_registry()?;
         let repo = self.local();
         match self.registered_worktree(&repo, path)? {
             Some(base) => self.remove_registered(&repo, &base),
@@ -512,10 +531,7 @@ impl Vcs for GitVcs {
 
     fn delete_branch(&self, name: &str) -> Result<(), VcsError> {
         use gix::refs::transaction::{Change, RefEdit, RefLog};
-        let _registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _registry = self.lock_registry()?;
         let full = branch_ref(name)?;
         let repo = self.local();
         if repo

@@ -401,3 +401,38 @@ async fn many_checkouts_created_at_once_all_succeed() {
     }
     assert_eq!(handle.vcs().list_checkouts().unwrap().len(), 32);
 }
+
+/// Two campaigns on one repository open it separately, so an in-process lock cannot
+/// order them: each opening here stands for one process (an advisory `flock` taken
+/// through two separate opens conflicts exactly as between processes).
+#[test]
+fn two_openings_of_one_repository_add_checkouts_at_once() {
+    let repo = TestRepo::new();
+    let base = repo.head();
+    let openings: Vec<Arc<GitVcs>> = (0..4)
+        .map(|_| Arc::new(GitVcs::open(&repo.root).unwrap()))
+        .collect();
+    let workers: Vec<_> = openings
+        .iter()
+        .enumerate()
+        .map(|(who, vcs)| {
+            let vcs = Arc::clone(vcs);
+            let base = CommitId(base.clone());
+            let root = repo.sibling("checkouts");
+            std::thread::spawn(move || {
+                for n in 0..16 {
+                    let path = root.join(format!("c{who}_{n}"));
+                    let branch = format!("autoresearch/c{who}_{n}");
+                    vcs.create_checkout(&path, &branch, &base)
+                        .unwrap_or_else(|err| panic!("opening {who}, checkout {n}: {err}"));
+                    vcs.list_checkouts()
+                        .unwrap_or_else(|err| panic!("opening {who}, listing {n}: {err}"));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(openings[0].list_checkouts().unwrap().len(), 64);
+}
