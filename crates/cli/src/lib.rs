@@ -17,6 +17,7 @@
 //! | 130 | `run` was interrupted (Ctrl+C or SIGTERM); running jobs keep running, and `run <workdir>` resumes |
 
 mod demo;
+mod knobs_cmd;
 mod run_cmd;
 mod sample;
 mod workdir_cmds;
@@ -121,6 +122,24 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the knobs a run would vary in a training script: each flag whose value
+    /// reaches a pipeline parameter, with the line that shows it, and the workload flags.
+    Knobs {
+        /// The training script.
+        script: PathBuf,
+        /// Add or bound a knob: `name=int:LO..HI` (repeatable), as for `run`.
+        #[arg(long = "knob", value_name = "NAME=int:LO..HI")]
+        knobs: Vec<String>,
+        /// Never vary this flag (repeatable), as for `run`.
+        #[arg(long = "freeze", value_name = "FLAG")]
+        frozen: Vec<String>,
+        /// The launch command, whose flags become the defaults.
+        #[arg(long, value_name = "COMMAND")]
+        command: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a work directory's experiment tree.
     Tree {
         /// The work directory.
@@ -165,6 +184,22 @@ pub fn run() -> ExitCode {
         Ok(Cli {
             command: Some(Command::Tree { workdir }),
         }) => tree(&workdir),
+        Ok(Cli {
+            command:
+                Some(Command::Knobs {
+                    script,
+                    knobs,
+                    frozen,
+                    command,
+                    json,
+                }),
+        }) => knobs_cmd::run(&knobs_cmd::KnobsRequest {
+            script: &script,
+            added: &knobs,
+            frozen: &frozen,
+            base_command: command.as_deref(),
+            json,
+        }),
         Ok(Cli {
             command: Some(Command::Run(args)),
         }) => run_cmd::run(&args),

@@ -107,6 +107,59 @@ def _rank():
     return get("RANK", "SLURM_PROCID"), get("LOCAL_RANK", "SLURM_LOCALID"), get("WORLD_SIZE", "SLURM_NTASKS")
 
 
+def _first_dimension(value):
+    """The first dimension of an array or tensor (anything with a non-empty ``shape``)."""
+    shape = getattr(value, "shape", None)
+    try:
+        if shape is not None and len(shape) >= 1:
+            return int(shape[0])
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def _measure_batch(batch, depth=0):
+    """(samples, rule) for a batch, or (None, why not). The rules, in order:
+
+    1. an array or tensor: its first dimension;
+    2. a dict: the first value that rules 1-5 measure;
+    3. a dataclass or named tuple: the first field that rules 1-5 measure;
+    4. a tuple whose items are all arrays, tensors or lists of one common first
+       dimension or length (an ``(inputs, labels)`` pair): that dimension;
+    5. a list or other tuple: its length.
+    """
+    if depth > 3:
+        return None, "nested too deeply"
+    n = _first_dimension(batch)
+    if n is not None:
+        return n, "first dimension of the %s" % type(batch).__name__
+    if isinstance(batch, dict):
+        for key, value in batch.items():
+            n, rule = _measure_batch(value, depth + 1)
+            if n is not None:
+                return n, "%s at key %r" % (rule, key)
+        return None, "no value of the dict has a size"
+    fields = getattr(batch, "__dataclass_fields__", None) or getattr(batch, "_fields", None)
+    if fields and not isinstance(batch, list):
+        for name in fields:
+            n, rule = _measure_batch(getattr(batch, name, None), depth + 1)
+            if n is not None:
+                return n, "%s in field %s" % (rule, name)
+        return None, "no field of the %s has a size" % type(batch).__name__
+    if isinstance(batch, tuple) and batch:
+        sizes = set()
+        for item in batch:
+            size = _first_dimension(item)
+            if size is None and isinstance(item, list):
+                size = len(item)
+            sizes.add(size)
+        if None not in sizes and len(sizes) == 1:
+            return sizes.pop(), "common first dimension of the tuple's %d items" % len(batch)
+    if isinstance(batch, (list, tuple)):
+        return len(batch), "length of the %s" % type(batch).__name__
+    return None, "a %s has no size the probe can read" % type(batch).__name__
+
+
 def _quantile(sorted_values, q):
     if not sorted_values:
         return None
@@ -242,10 +295,16 @@ class _Tracker:
                 wait_ms = (got - requested) * 1000.0
                 step += 1
                 if step == 1:
+                    try:
+                        measured, rule = _measure_batch(batch)
+                    except Exception as err:  # a batch type whose attributes raise
+                        measured, rule = None, "reading its size failed: %s" % type(err).__name__
                     _emit(
                         "ttfb",
                         ttfb_ms=round((got - t_iter) * 1000.0, 3),
                         since_process_start_ms=round(_seconds_since_process_start() * 1000.0, 3),
+                        batch_size=measured,
+                        batch_size_rule=rule,
                     )
                 yielded_at = clock()
                 yield batch

@@ -58,9 +58,19 @@ pub struct Comparison {
     pub verdict: Verdict,
 }
 
+fn unknown_batch(which: &str, run: &RunSummary) -> String {
+    format!(
+        "{which}'s batch size is unknown ({}) while the other's is known, so they cannot be compared per sample; it is not judged",
+        run.batch_size_source
+            .as_deref()
+            .unwrap_or("neither given to the probe nor measured")
+    )
+}
+
 /// Whether `b` beats `a` beyond noise: the 95% bootstrap interval of the change in
 /// median (per sample when batch sizes are known) lies entirely below zero, and the
-/// point change is at least `min_improvement_pct`.
+/// point change is at least `min_improvement_pct`. Runs of which only one has a known
+/// batch size are not compared.
 pub fn compare(a: &RunSummary, b: &RunSummary, min_improvement_pct: f64) -> Measured<Comparison> {
     if a.steady_steps_ms.len() < 2 || b.steady_steps_ms.len() < 2 {
         return Measured::Unavailable("both runs need at least two steady steps".to_owned());
@@ -71,6 +81,14 @@ pub fn compare(a: &RunSummary, b: &RunSummary, min_improvement_pct: f64) -> Meas
     };
     let (scale_a, scale_b, basis) = match (per(a), per(b)) {
         (Some(x), Some(y)) if x > 0.0 && y > 0.0 => (x, y, "per_sample_ms"),
+        // Per step, a run of unknown batch could beat a known one only by doing less per
+        // step: it is never judged against one whose batch size is known.
+        (Some(_), None) => {
+            return Measured::Unavailable(unknown_batch("the candidate", b));
+        }
+        (None, Some(_)) => {
+            return Measured::Unavailable(unknown_batch("the reference", a));
+        }
         _ => (1.0, 1.0, "step_ms"),
     };
     let values_a: Vec<f64> = a.steady_steps_ms.iter().map(|v| v / scale_a).collect();

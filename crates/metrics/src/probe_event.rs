@@ -51,6 +51,12 @@ pub struct TtfbEvent {
     /// From process start to the first batch.
     #[serde(default)]
     pub since_process_start_ms: Option<f64>,
+    /// Samples in the first batch, as the probe measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    /// The rule that measured them, or why no rule applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size_rule: Option<String>,
 }
 
 /// One training step.
@@ -181,7 +187,7 @@ pub fn parse_probe_payload(payload: &str) -> Option<ProbeEvent> {
     if let Some(ttfb_s) = get("ttfb_s") {
         return Some(ProbeEvent::Ttfb(TtfbEvent {
             ttfb_ms: ttfb_s * 1000.0,
-            since_process_start_ms: None,
+            ..TtfbEvent::default()
         }));
     }
     if let Some(cores) = get("cpu_cores")

@@ -113,6 +113,10 @@ pub struct RunSummary {
     pub throughput_samples_per_s: Measured<f64>,
     /// Samples per batch.
     pub batch_size: Option<u64>,
+    /// Where the batch size came from (given to the probe, measured from the first
+    /// batch), or why it is unknown.
+    #[serde(default)]
+    pub batch_size_source: Option<String>,
     /// Ranks.
     pub world_size: u32,
     /// Time to first batch from the loop's start, ms.
@@ -143,6 +147,33 @@ pub struct RunSummary {
     pub steady_steps_ms: Vec<f64>,
 }
 
+/// The batch size and where it came from: the caller's, the one given to the probe, or
+/// the one the probe measured from the first batch (see docs/probe-protocol.md).
+fn batch_size_of(
+    caller: Option<u64>,
+    given: Option<u64>,
+    first: Option<&crate::probe_event::TtfbEvent>,
+) -> (Option<u64>, Option<String>) {
+    let measured = first.and_then(|t| t.batch_size).filter(|n| *n > 0);
+    let rule = first.and_then(|t| t.batch_size_rule.clone());
+    let rule_text = rule.as_deref().unwrap_or("by the probe's rules");
+    match (caller.or(given), measured) {
+        (Some(known), Some(seen)) if known != seen => (
+            Some(known),
+            Some(format!(
+                "given as {known}; the first batch measured {seen} ({rule_text})"
+            )),
+        ),
+        (Some(known), _) if caller.is_some() => (Some(known), Some("set by the run".to_owned())),
+        (Some(known), _) => (Some(known), Some("given to the probe".to_owned())),
+        (None, Some(seen)) => (
+            Some(seen),
+            Some(format!("measured from the first batch: {rule_text}")),
+        ),
+        (None, None) => (None, rule.map(|r| format!("not measured: {r}"))),
+    }
+}
+
 /// Steps discarded as warm-up: a quarter of the run, at most 20.
 pub const MAX_WARMUP_STEPS: u64 = 20;
 /// Steps after the switch to replay that a headspace run still discards.
@@ -156,7 +187,8 @@ impl RunSummary {
     /// Summarises `evidence`; `batch_size` overrides the probe's when given.
     pub fn from_evidence(evidence: &Evidence, batch_size: Option<u64>) -> Self {
         let start = evidence.start.clone().unwrap_or_default();
-        let batch_size = batch_size.or(start.batch_size);
+        let (batch_size, batch_size_source) =
+            batch_size_of(batch_size, start.batch_size, evidence.ttfbs.first());
         let world_size = start.world_size.unwrap_or(1).max(1);
         let steps = evidence.end.as_ref().map(|e| e.steps).unwrap_or_else(|| {
             evidence.steps.len() as u64
@@ -224,9 +256,12 @@ impl RunSummary {
             (Some(batch), Some(ms)) if ms > 0.0 => {
                 Measured::Value(batch as f64 * f64::from(world_size) * 1000.0 / ms)
             }
-            (None, Some(_)) => Measured::Unavailable(
-                "the batch size is unknown (pass batch_size to the probe)".to_owned(),
-            ),
+            (None, Some(_)) => Measured::Unavailable(format!(
+                "the batch size is unknown ({}; pass batch_size to the probe)",
+                batch_size_source
+                    .as_deref()
+                    .unwrap_or("the probe did not measure it")
+            )),
             _ => Measured::Unavailable(no_steps.to_owned()),
         };
         let ready_limit = median.map(|m| (m * 0.02).max(0.5));
@@ -331,6 +366,7 @@ impl RunSummary {
             median_compute_ms: Measured::from_option(median_of(&steady_compute), no_steps),
             throughput_samples_per_s: throughput,
             batch_size,
+            batch_size_source,
             world_size,
             ttfb_ms,
             init_ms,

@@ -162,6 +162,7 @@ fn main() {
             range: Some((1, 64)),
             choices: Vec::new(),
             value_kind: None,
+            evidence: None,
         },
         Knob {
             flag: "--mode".to_owned(),
@@ -173,6 +174,7 @@ fn main() {
             range: None,
             choices: vec!["mt".to_owned(), "mtp".to_owned()],
             value_kind: None,
+            evidence: None,
         },
         Knob {
             flag: "--batch-size".to_owned(),
@@ -182,6 +184,7 @@ fn main() {
             range: Some((1, 256)),
             choices: Vec::new(),
             value_kind: None,
+            evidence: None,
         },
     ];
     let mut plans = Vec::new();

@@ -133,7 +133,306 @@ def subprocess_evidence(tree, dest):
     return None
 
 
-def knobs(tree):
+# SPDL (and PyTorch DataLoader) parameters that set how fast the pipeline runs, and the
+# role a launch flag gets when its value reaches one: (call name, keyword, position).
+PIPELINE_PARAMETERS = [
+    ("pipe", "concurrency", None, "concurrency"),
+    ("build", "num_threads", None, "threads"),
+    ("run_pipeline_in_subprocess", "num_threads", None, "threads"),
+    ("run_pipeline_in_subprocess", "buffer_size", None, "buffer"),
+    ("add_sink", "buffer_size", 0, "buffer"),
+    ("aggregate", None, 0, "batch_size"),
+    ("DataLoader", "batch_size", 1, "batch_size"),
+    ("DataLoader", "num_workers", None, "threads"),
+    ("DataLoader", "prefetch_factor", None, "buffer"),
+    ("ThreadPoolExecutor", "max_workers", 0, "threads"),
+    ("ProcessPoolExecutor", "max_workers", 0, "threads"),
+    ("ProcessPoolExecutorConfig", "max_workers", 0, "threads"),
+]
+# How many assignments, attributes and calls are followed back from a parameter.
+FLOW_DEPTH = 8
+
+
+def argument(call, keyword, position):
+    for k in call.keywords:
+        if k.arg == keyword and keyword is not None:
+            return k.value
+    if position is not None and 0 <= position < len(call.args) \
+            and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+        return call.args[position]
+    return None
+
+
+def stage_name(call):
+    """The stage a `pipe(op, name=...)` call makes: its name, or the op's name as SPDL
+    names it (`__name__`, partials unwrapped)."""
+    for k in call.keywords:
+        if k.arg == "name":
+            value = literal(k.value)
+            return value if isinstance(value, str) else None
+    if call.args:
+        op = call.args[0]
+        while isinstance(op, ast.Call) and call_name(op) == "partial" and op.args:
+            op = op.args[0]
+        if isinstance(op, ast.Name):
+            return op.id
+        if isinstance(op, ast.Attribute):
+            return op.attr
+    return None
+
+
+class Flow:
+    """Which options' values reach an expression: through assignments, attributes
+    (`self.x = ...`, `Config(x=...)`, dataclass fields), function arguments, dict keys
+    and `getattr(args, "x")`. Scope is approximate: a name's assignments are looked up in
+    its function first, then in the module."""
+
+    def __init__(self, tree, dests):
+        self.tree = tree
+        self.dests = set(dests)
+        self.parents = {}
+        for parent in ast.walk(tree):
+            for child in ast.iter_child_nodes(parent):
+                self.parents[child] = parent
+        self.functions = {}
+        self.classes = {}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.ClassDef):
+                self.classes[node.name] = node
+        self.calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+        self.names = {}       # name -> [(scope, value)]
+        self.attributes = {}  # attribute or keyword or dict key -> [value]
+        for node in ast.walk(tree):
+            targets, value = [], None
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+                targets, value = [node.target], node.value
+            elif isinstance(node, (ast.NamedExpr,)):
+                targets, value = [node.target], node.value
+            for target in targets:
+                self._bind(target, value, self.scope_of(node))
+            if isinstance(node, ast.Call) and call_name(node) not in {p[0] for p in PIPELINE_PARAMETERS}:
+                for k in node.keywords:
+                    if k.arg:
+                        self.attributes.setdefault(k.arg, []).append(k.value)
+                if call_name(node) == "dict":
+                    pass
+            if isinstance(node, ast.Dict):
+                for key, item in zip(node.keys, node.values):
+                    key = literal(key) if key is not None else None
+                    if isinstance(key, str):
+                        self.attributes.setdefault(key, []).append(item)
+        # Positional arguments to a class whose fields are annotated (a dataclass).
+        for call in self.calls:
+            cls = self.classes.get(call_name(call))
+            if cls is None:
+                continue
+            fields = [n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+            for name, arg in zip(fields, call.args):
+                self.attributes.setdefault(name, []).append(arg)
+
+    def scope_of(self, node):
+        while node in self.parents:
+            node = self.parents[node]
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return node
+        return None
+
+    def _bind(self, target, value, scope):
+        if isinstance(target, ast.Name):
+            self.names.setdefault(target.id, []).append((scope, value))
+        elif isinstance(target, ast.Attribute):
+            self.attributes.setdefault(target.attr, []).append(value)
+        elif isinstance(target, ast.Subscript):
+            key = literal(target.slice)
+            if isinstance(key, str):
+                self.attributes.setdefault(key, []).append(value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            items = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            for i, element in enumerate(target.elts):
+                self._bind(element, items[i] if items else value, scope)
+
+    def reaching(self, expr, depth=FLOW_DEPTH, seen=None):
+        """The option dests (and `const:NAME` module constants) whose values flow into
+        `expr`."""
+        seen = set() if seen is None else seen
+        if expr is None or depth <= 0:
+            return set()
+        if isinstance(expr, ast.Attribute):
+            # `a.b.c` is read through its last name only; `self.cfg` as a whole would
+            # stand for everything the object holds.
+            found = self._key(expr.attr, depth, seen)
+            if expr.attr in self.dests and self.is_arguments(expr.value):
+                found.add(expr.attr)
+            return found
+        if isinstance(expr, ast.Subscript):
+            key = literal(expr.slice)
+            if isinstance(key, str):
+                return self._key(key, depth, seen)
+            return self.reaching(expr.value, depth, seen)
+        if isinstance(expr, ast.Name):
+            if expr.id in ("self", "cls") or not isinstance(expr.ctx, ast.Load):
+                return set()
+            return self._name(expr, depth, seen)
+        if isinstance(expr, ast.Call):
+            name = call_name(expr)
+            key = literal(expr.args[1]) if name == "getattr" and len(expr.args) >= 2 else None
+            if name == "get" and isinstance(expr.func, ast.Attribute) and expr.args:
+                key = literal(expr.args[0])
+            found = self._key(key, depth, seen) if isinstance(key, str) else set()
+            if name == "getattr" and isinstance(key, str) and key in self.dests \
+                    and self.is_arguments(expr.args[0]):
+                found.add(key)
+            # A call's value depends on its arguments (max(a, b), int(x), f(args.n));
+            # the receiver of a method call is not followed.
+            for arg in list(expr.args) + [k.value for k in expr.keywords]:
+                found |= self.reaching(arg, depth, seen)
+            return found
+        if isinstance(expr, (ast.Lambda, ast.FunctionDef)):
+            return set()
+        found = set()
+        for child in ast.iter_child_nodes(expr):
+            found |= self.reaching(child, depth, seen)
+        return found
+
+    def is_arguments(self, expr, depth=FLOW_DEPTH):
+        """Whether `expr` holds the parsed options: a `parse_args()` result (or a
+        function's whose name says parse), reached through names, attributes and
+        arguments."""
+        if depth <= 0 or expr is None:
+            return False
+        if isinstance(expr, ast.Call):
+            return "parse" in call_name(expr).lower()
+        if isinstance(expr, ast.Subscript):
+            return self.is_arguments(expr.value, depth - 1)  # parse_known_args()[0]
+        values = []
+        if isinstance(expr, ast.Attribute):
+            values = self.attributes.get(expr.attr, [])
+        elif isinstance(expr, ast.Name):
+            if expr.id in ("self", "cls"):
+                return False
+            scope = self.scope_of(expr)
+            bindings = self.names.get(expr.id, [])
+            values = [v for (where, v) in bindings if where is scope] \
+                or [v for (where, v) in bindings if where is None]
+            if scope is not None and not isinstance(scope, ast.Lambda):
+                values = values + self._arguments_for(scope, expr.id)
+        return any(self.is_arguments(v, depth - 1) for v in values)
+
+    def _arguments_for(self, function, name):
+        """The expressions passed for parameter `name` of `function` at its call sites."""
+        params = [a.arg for a in function.args.posonlyargs + function.args.args]
+        if name not in params and name not in [a.arg for a in function.args.kwonlyargs]:
+            return []
+        position = params.index(name) if name in params else None
+        is_method = bool(params) and params[0] in ("self", "cls")
+        callee = function.name
+        cls = self.parents.get(function)
+        if function.name == "__init__" and isinstance(cls, ast.ClassDef):
+            callee = cls.name
+        index = position - 1 if (position is not None and is_method) else position
+        out = []
+        for call in self.calls:
+            if call_name(call) == callee and (index is None or index >= 0):
+                value = argument(call, name, index)
+                if value is not None:
+                    out.append(value)
+        return out
+
+    def _key(self, key, depth, seen):
+        found = set()
+        if ("key", key) in seen:
+            return found
+        seen.add(("key", key))
+        for value in self.attributes.get(key, []):
+            found |= self.reaching(value, depth - 1, seen)
+        return found
+
+    def _name(self, node, depth, seen):
+        scope = self.scope_of(node)
+        marker = ("name", node.id, id(scope))
+        if marker in seen:
+            return set()
+        seen.add(marker)
+        found = set()
+        bindings = self.names.get(node.id, [])
+        local = [value for (where, value) in bindings if where is scope]
+        chosen = local or [value for (where, value) in bindings if where is None]
+        if not local and chosen:
+            # A module-level name is a source of its own (`BATCH_SIZE = 16`).
+            found.add("const:" + node.id)
+        for value in chosen:
+            found |= self.reaching(value, depth - 1, seen)
+        if scope is not None and not isinstance(scope, ast.Lambda):
+            found |= self._parameter(scope, node.id, depth, seen)
+        return found
+
+    def _parameter(self, function, name, depth, seen):
+        params = [a.arg for a in function.args.posonlyargs + function.args.args]
+        keyword_only = [a.arg for a in function.args.kwonlyargs]
+        if name not in params and name not in keyword_only:
+            return set()
+        found = set()
+        position = params.index(name) if name in params else None
+        is_method = bool(params) and params[0] in ("self", "cls")
+        callee_names = {function.name}
+        cls = self.parents.get(function)
+        if function.name == "__init__" and isinstance(cls, ast.ClassDef):
+            callee_names = {cls.name}
+        # Defaults.
+        defaults = function.args.defaults
+        if position is not None and defaults and position >= len(params) - len(defaults):
+            found |= self.reaching(defaults[position - (len(params) - len(defaults))], depth - 1, seen)
+        if name in ("self", "cls"):
+            return found
+        for call in self.calls:
+            if call_name(call) not in callee_names:
+                continue
+            index = position - 1 if (position is not None and is_method) else position
+            if index is not None and index < 0:
+                continue
+            value = argument(call, name, index)
+            if value is not None:
+                found |= self.reaching(value, depth - 1, seen)
+            elif any(k.arg is None for k in call.keywords) and name in self.dests:
+                # `main(**vars(args))`: every parameter named after an option.
+                found.add(name)
+        return found
+
+    def parameters(self):
+        """Every pipeline parameter in the script: (role, call, param, stage, line, expr)."""
+        out = []
+        for call in self.calls:
+            for (callee, keyword, position, role) in PIPELINE_PARAMETERS:
+                if call_name(call) != callee:
+                    continue
+                value = argument(call, keyword, position)
+                if value is None:
+                    continue
+                stage = stage_name(call) if callee == "pipe" else None
+                out.append((role, callee, keyword or "#%d" % position, stage, value.lineno, value))
+        return out
+
+
+def reaches(tree, dests):
+    """For each dest, the pipeline parameters its value reaches; None when the script
+    sets no pipeline parameter at all (then only names can tell)."""
+    flow = Flow(tree, dests)
+    parameters = flow.parameters()
+    if not parameters:
+        return None
+    out = {dest: [] for dest in dests}
+    for (role, callee, param, stage, line, value) in parameters:
+        for dest in sorted(flow.reaching(value) & flow.dests):
+            out[dest].append({"role": role, "call": callee, "param": param, "stage": stage, "line": line})
+    return out
+
+
+def options(tree):
+    """The script's argparse options, each with its `dest`."""
     names = constants(tree)
     out = []
     for node in ast.walk(tree):
@@ -171,7 +470,19 @@ def knobs(tree):
             "choices": list(choices) if isinstance(choices, (list, tuple)) else None,
             "help": help_text if isinstance(help_text, str) else None,
             "subprocess": subprocess_evidence(tree, dest) if isinstance(dest, str) else None,
+            "dest": dest if isinstance(dest, str) else None,
         })
+    return out
+
+
+def knobs(tree):
+    """The options as the knob table reads them: with the pipeline parameters each
+    one's value reaches."""
+    out = options(tree)
+    found = reaches(tree, [o["dest"] for o in out if o["dest"]])
+    for option in out:
+        dest = option.pop("dest")
+        option["reaches"] = None if found is None else found.get(dest, [])
     return out
 
 
@@ -214,7 +525,7 @@ def batch_size_expr(function, tree):
                 and node.value.id in globals_:
             return ast.unparse(node)
     # The parsed arguments, when the parser has a batch-size option: ARGS = parse().
-    has_option = any(k["flag"] in ("--batch-size", "--batch_size") for k in knobs(tree))
+    has_option = any(k["flag"] in ("--batch-size", "--batch_size") for k in options(tree))
     if has_option:
         local = set()
         if function is not None:
@@ -228,6 +539,38 @@ def batch_size_expr(function, tree):
                 name = node.targets[0].id
                 if "parse" in fname and (name in local or name in declared_global or name in globals_):
                     return name + ".batch_size"
+    return None
+
+
+def proven_batch_size(tree, loop, expression):
+    """`expression` (a batch-size expression visible at the loop) when the code shows its
+    value is the batch size: it comes from the same option or module constant as a
+    batch-size parameter (`aggregate(n)`, `DataLoader(batch_size=)`), or, when the script
+    sets none, as the loop's own iterable. Otherwise None, and the probe measures the
+    batch instead of trusting a name."""
+    if expression is None:
+        return None
+    try:
+        candidate = ast.parse(expression, mode="eval").body
+    except SyntaxError:
+        return None
+    dests = [o.get("dest") for o in options(tree) if o.get("dest")]
+    flow = Flow(tree, dests)
+    # Anchor the parsed expression in the loop's scope so names resolve there.
+    anchor = loop.node
+    flow.parents[candidate] = anchor
+    for node in ast.walk(candidate):
+        for child in ast.iter_child_nodes(node):
+            flow.parents[child] = node
+    sources = flow.reaching(candidate)
+    if not sources:
+        return None
+    targets = [value for (role, _, _, _, _, value) in flow.parameters() if role == "batch_size"]
+    if not targets:
+        targets = [loop.node]
+    for target in targets:
+        if sources & flow.reaching(target):
+            return expression
     return None
 
 
@@ -340,7 +683,7 @@ def instrument(source):
                 "message": "more than one loop could be the training loop (lines %s); wrap the right one by hand" % lines,
                 "line": hint}
     best = found[0]
-    bs = batch_size_expr(best.function, tree)
+    bs = proven_batch_size(tree, best, batch_size_expr(best.function, tree))
     starts = offsets(source)
     start = char_index(starts, source, best.node.lineno, best.node.col_offset)
     end = char_index(starts, source, best.node.end_lineno, best.node.end_col_offset)

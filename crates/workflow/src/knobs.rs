@@ -1,8 +1,14 @@
 //! Knobs: the launch flags an experiment may change without a rebuild, read from the
 //! script's `argparse` options by `python/script_tool.py`, classified by what they do,
-//! and narrowed by the user (`--knob`, `--freeze`). Flags that define the workload
-//! (steps, seeds, learning rates, model sizes, time stand-ins, logging, paths) are never
-//! knobs by default: changing them can look faster without being better.
+//! and narrowed by the user (`--knob`, `--freeze`).
+//!
+//! A flag is a knob when the code shows its value reaching a pipeline parameter
+//! (`pipe(concurrency=)`, `build(num_threads=)`, `aggregate(n)`, `add_sink(n)`,
+//! `run_pipeline_in_subprocess(...)`, `DataLoader(num_workers=)`, …) or choosing the
+//! subprocess branch; every other flag defines the workload and is never varied unless
+//! `--knob` names it: changing what the job computes can look faster without being
+//! better. Only a script that sets no pipeline parameter at all is read by its flags'
+//! names.
 
 use std::path::Path;
 use std::time::Duration;
@@ -36,6 +42,43 @@ pub struct ArgOption {
     /// Evidence in the code that the option chooses `run_pipeline_in_subprocess`.
     #[serde(default)]
     pub subprocess: Option<SubprocessEvidence>,
+    /// The pipeline parameters the option's value reaches; `None` when the script sets
+    /// no pipeline parameter the reader knows (then only the name can tell).
+    #[serde(default)]
+    pub reaches: Option<Vec<Reach>>,
+}
+
+/// A pipeline parameter an option's value flows into.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reach {
+    /// `concurrency`, `threads`, `buffer` or `batch_size`.
+    pub role: String,
+    /// The call (`pipe`, `build`, `aggregate`, `DataLoader`, …).
+    pub call: String,
+    /// The keyword, or `#N` for the N-th positional argument.
+    pub param: String,
+    /// For `pipe`: the stage's name.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// The line of the argument.
+    pub line: u64,
+}
+
+impl Reach {
+    /// `line 72: pipe(concurrency=) of stage fetch`.
+    pub fn describe(&self) -> String {
+        let param = match self.param.strip_prefix('#') {
+            Some(n) => format!("argument {}", n.parse::<u64>().map_or(1, |n| n + 1)),
+            None => format!("{}=", self.param),
+        };
+        match &self.stage {
+            Some(stage) => format!(
+                "line {}: {}({param}) of stage {stage}",
+                self.line, self.call
+            ),
+            None => format!("line {}: {}({param})", self.line, self.call),
+        }
+    }
 }
 
 /// An `if` (or conditional expression) that reads an option and starts the pipeline in a
@@ -111,6 +154,10 @@ pub struct Knob {
     /// recorded: see [`Knob::kind`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_kind: Option<KnobKind>,
+    /// What in the code gives the knob its role (`line 72: pipe(concurrency=) of stage
+    /// fetch`), or how else it was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 impl Knob {
@@ -175,8 +222,8 @@ fn value_kind(option: &ArgOption) -> Option<KnobKind> {
 
 /// The value of `option` that runs the pipeline in a subprocess, from the code's own
 /// branch on it (`if args.use_subprocess: run_pipeline_in_subprocess(...)`), or, for a
-/// choice, from a choice named for it (`--mode mt|mtp`).
-fn subprocess_value(option: &ArgOption, kind: KnobKind) -> Option<String> {
+/// choice, from a choice named for it (`--mode mt|mtp`) when `by_name`.
+fn subprocess_value(option: &ArgOption, kind: KnobKind, by_name: bool) -> Option<String> {
     if let Some(evidence) = &option.subprocess {
         match (kind, &evidence.value) {
             (KnobKind::Switch, None) => {
@@ -205,7 +252,7 @@ fn subprocess_value(option: &ArgOption, kind: KnobKind) -> Option<String> {
             _ => {}
         }
     }
-    if kind == KnobKind::Choice {
+    if kind == KnobKind::Choice && by_name {
         return option
             .choices
             .iter()
@@ -219,15 +266,67 @@ fn subprocess_value(option: &ArgOption, kind: KnobKind) -> Option<String> {
     None
 }
 
-/// The role of an option, or `None` when it is part of the workload or cannot be varied.
-fn classify(option: &ArgOption, name: &str) -> Option<KnobRole> {
+/// The role of an option and the evidence for it, or `None` when it is part of the
+/// workload or cannot be varied.
+fn classify(option: &ArgOption, name: &str) -> Option<(KnobRole, String)> {
+    let kind = value_kind(option)?;
+    let Some(reaches) = &option.reaches else {
+        return classify_by_name(option, name, kind).map(|role| {
+            (
+                role,
+                "by its name (the script sets no pipeline parameter)".to_owned(),
+            )
+        });
+    };
+    if let Some(value) = subprocess_value(option, kind, false) {
+        let line = option
+            .subprocess
+            .as_ref()
+            .and_then(|e| e.line)
+            .map_or_else(String::new, |l| format!("line {l}: "));
+        return Some((
+            KnobRole::Subprocess { value },
+            format!("{line}chooses run_pipeline_in_subprocess"),
+        ));
+    }
+    // The most specific role wins: a stage's concurrency that also sizes the pool is
+    // that stage's knob.
+    let order = ["batch_size", "concurrency", "threads", "buffer"];
+    let reach = order
+        .iter()
+        .find_map(|role| reaches.iter().find(|r| r.role == *role))?;
+    let role = match reach.role.as_str() {
+        "batch_size" if kind == KnobKind::Integer => KnobRole::BatchSize,
+        "concurrency" => KnobRole::Concurrency {
+            stage: reach.stage.clone(),
+        },
+        "threads" => KnobRole::Threads,
+        "buffer" => KnobRole::Buffer,
+        _ => return None,
+    };
+    if kind != KnobKind::Integer {
+        return None;
+    }
+    let mut evidence: Vec<String> = vec![reach.describe()];
+    evidence.extend(
+        reaches
+            .iter()
+            .filter(|r| *r != reach)
+            .map(Reach::describe)
+            .take(2),
+    );
+    Some((role, evidence.join("; ")))
+}
+
+/// The role an option's name suggests, for a script that sets no pipeline parameter
+/// the reader can see (the pipeline is built elsewhere).
+fn classify_by_name(option: &ArgOption, name: &str, kind: KnobKind) -> Option<KnobRole> {
     let words: Vec<&str> = name.split('_').collect();
     let has = |w: &str| words.contains(&w);
-    let kind = value_kind(option)?;
     if name == "batch_size" || name == "batch" || name == "bs" {
         return (kind == KnobKind::Integer).then_some(KnobRole::BatchSize);
     }
-    if let Some(value) = subprocess_value(option, kind) {
+    if let Some(value) = subprocess_value(option, kind, true) {
         return Some(KnobRole::Subprocess { value });
     }
     if option.kind == "int" && (has("concurrency") || has("parallelism")) {
@@ -291,9 +390,9 @@ pub fn knobs_from(
             continue;
         }
         let forced = extra.iter().find(|(n, _)| *n == name).map(|(_, r)| *r);
-        let role = match (classify(option, &name), forced) {
-            (Some(role), _) => role,
-            (None, Some(_)) => KnobRole::Other,
+        let (role, evidence) = match (classify(option, &name), forced) {
+            (Some(found), _) => found,
+            (None, Some(_)) => (KnobRole::Other, "named by --knob".to_owned()),
             (None, None) => continue,
         };
         // An unknown default of a concurrency-like knob is taken as 1 (a single worker),
@@ -355,6 +454,7 @@ pub fn knobs_from(
             range,
             choices,
             value_kind: Some(kind),
+            evidence: Some(evidence),
         });
     }
     for (name, _) in &extra {
@@ -376,17 +476,7 @@ pub fn table_markdown(knobs: &[Knob]) -> String {
     let mut out =
         String::from("| flag | acts on | default | allowed values |\n|---|---|---|---|\n");
     for k in knobs {
-        let role = match &k.role {
-            KnobRole::Concurrency { stage: Some(stage) } => format!("concurrency of stage {stage}"),
-            KnobRole::Concurrency { stage: None } => "a stage's concurrency".to_owned(),
-            KnobRole::Threads => "thread pool size".to_owned(),
-            KnobRole::BatchSize => "batch size (judged per sample)".to_owned(),
-            KnobRole::Buffer => "buffer / prefetch depth".to_owned(),
-            KnobRole::Subprocess { value } => {
-                format!("subprocess mode ({})", k.setting_text(value))
-            }
-            KnobRole::Other => "other".to_owned(),
-        };
+        let role = role_text(k);
         let allowed = match (k.kind(), k.range) {
             (KnobKind::Integer, _) if !k.choices.is_empty() => {
                 format!("one of {}", k.choices.join(", "))
@@ -523,4 +613,62 @@ pub async fn instrument(python: &Path, script: &Path) -> Result<Instrumented, St
     let out = run_tool(python, "instrument", script).await?;
     serde_json::from_slice(&out)
         .map_err(|e| format!("the script reader printed something unexpected: {e}"))
+}
+
+/// The knob table for people (`autoresearch knobs`): each knob with its role, default,
+/// values and the code that proves the role, then the flags left alone as workload.
+pub fn table_text(options: &[ArgOption], knobs: &[Knob]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if knobs.is_empty() {
+        out.push_str("no knobs: no flag's value reaches a pipeline parameter\n");
+    }
+    for k in knobs {
+        let values = match (k.kind(), k.range) {
+            (KnobKind::Integer, _) if !k.choices.is_empty() => k.choices.join("|"),
+            (KnobKind::Integer, Some((lo, hi))) => format!("{lo}..{hi}"),
+            (KnobKind::Switch | KnobKind::Toggle, _) => "on|off".to_owned(),
+            _ => k.choices.join("|"),
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<31} default {:<6} values {:<10} {}",
+            k.flag,
+            role_text(k),
+            k.default.as_deref().unwrap_or("–"),
+            values,
+            k.evidence.as_deref().unwrap_or("")
+        );
+    }
+    let workload: Vec<&str> = options
+        .iter()
+        .filter(|o| !knobs.iter().any(|k| k.flag == o.flag))
+        .map(|o| o.flag.as_str())
+        .collect();
+    if !workload.is_empty() {
+        let why = if options.iter().any(|o| o.reaches.is_some()) {
+            "their values reach no pipeline parameter"
+        } else {
+            "their names say workload or they take no value"
+        };
+        let _ = writeln!(
+            out,
+            "workload (never varied unless --knob names one; {why}): {}",
+            workload.join(", ")
+        );
+    }
+    out
+}
+
+/// A knob's role in words.
+fn role_text(k: &Knob) -> String {
+    match &k.role {
+        KnobRole::Concurrency { stage: Some(stage) } => format!("concurrency of stage {stage}"),
+        KnobRole::Concurrency { stage: None } => "a stage's concurrency".to_owned(),
+        KnobRole::Threads => "thread pool size".to_owned(),
+        KnobRole::BatchSize => "batch size (judged per sample)".to_owned(),
+        KnobRole::Buffer => "buffer / prefetch depth".to_owned(),
+        KnobRole::Subprocess { value } => format!("subprocess mode ({})", k.setting_text(value)),
+        KnobRole::Other => "other".to_owned(),
+    }
 }

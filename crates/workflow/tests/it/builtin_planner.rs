@@ -16,6 +16,7 @@ fn knob(name: &str, role: KnobRole, default: &str) -> Knob {
         range: Some((1, 64)),
         choices: Vec::new(),
         value_kind: None,
+        evidence: None,
     }
 }
 

@@ -34,10 +34,9 @@ fn the_instrumenter_wraps_the_training_loop_in_common_shapes_and_nothing_else() 
             "main_get_iterator.py",
             "for batch in probe.track(pipeline.get_iterator(timeout=30), batch_size=BATCH_SIZE):",
         ),
-        (
-            "class_trainer.py",
-            "for batch in probe.track(self.loader, batch_size=self.batch_size):",
-        ),
+        // `self.batch_size` comes from a literal the loader never sees: not proof, so the
+        // probe measures the batch instead.
+        ("class_trainer.py", "for batch in probe.track(self.loader):"),
         ("iter_next.py", "it = iter(probe.track(dataloader))"),
     ];
     for (name, expected) in cases {
@@ -60,7 +59,6 @@ fn the_instrumenter_wraps_the_training_loop_in_common_shapes_and_nothing_else() 
             .replace("probe.track(", "")
             .replace(", batch_size=args.batch_size)", "")
             .replace(", batch_size=BATCH_SIZE)", "")
-            .replace(", batch_size=self.batch_size)", "")
             .replace("iter(dataloader))", "iter(dataloader)");
         let undone = undone
             .replacen("enumerate(loader))", "enumerate(loader)", 1)
@@ -215,11 +213,8 @@ fn the_subprocess_flag_is_found_from_the_branch_that_uses_it_in_every_style() {
             },
             "{name}"
         );
-        // An on/off flag that no branch ties to a subprocess is just a switch.
-        let pin = found.iter().find(|k| k.name == "pin_memory").unwrap();
-        assert_eq!(pin.role, KnobRole::Other);
-        assert_eq!(pin.kind(), knobs::KnobKind::Switch);
-        assert_eq!(pin.default.as_deref(), Some("false"));
+        // An on/off flag that reaches no pipeline parameter is workload, not a knob.
+        assert!(found.iter().all(|k| k.name != "pin_memory"), "{found:?}");
     }
     // Without such a branch there is no subprocess knob (the seed says why it skips).
     let script = SUBPROCESS_SCRIPT
@@ -270,4 +265,177 @@ p.add_argument("--pin-memory", action="store_true")
         ),
         "{table}"
     );
+}
+
+/// A text job's shape: a dataclass config, a builder method, a trainer class and
+/// workload flags whose names say nothing. Roles come from where the values go.
+const DATAFLOW_SCRIPT: &str = r#"
+import argparse
+from dataclasses import dataclass
+from spdl.pipeline import PipelineBuilder, run_pipeline_in_subprocess
+
+@dataclass
+class LoaderConfig:
+    readers: int
+    tokenizers: int
+    batch: int
+    depth: int = 2
+
+def tokenize(text):
+    return text.split()
+
+class Loader:
+    def __init__(self, cfg, pool):
+        self.cfg = cfg
+        self.pool = pool
+
+    def builder(self, seq_len):
+        return (
+            PipelineBuilder()
+            .add_source(range(100))
+            .pipe(read_block, concurrency=self.cfg.readers)
+            .pipe(tokenize, concurrency=self.cfg.tokenizers, name="bpe")
+            .aggregate(self.cfg.batch)
+            .add_sink(self.cfg.depth)
+        )
+
+    def start(self, use_subprocess, seq_len):
+        if use_subprocess:
+            return run_pipeline_in_subprocess(self.builder(seq_len).get_config(), num_threads=self.pool)
+        return self.builder(seq_len).build(num_threads=self.pool).get_iterator()
+
+def read_block(i):
+    return str(i)
+
+class Trainer:
+    def __init__(self, loader, batch_size):
+        self.loader = loader
+        self.batch_size = batch_size
+
+    def fit(self):
+        for step, batch in enumerate(self.loader):
+            loss = step
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--read-concurrency", type=int, default=1)
+    p.add_argument("--tokenize-concurrency", type=int, default=4)
+    p.add_argument("--num-threads", type=int, default=2)
+    p.add_argument("--buffer-size", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--use-subprocess", action="store_true")
+    p.add_argument("--seq-len", type=int, default=256)
+    p.add_argument("--vocab-size", type=int, default=1000)
+    p.add_argument("--accum-steps", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=10)
+    args = p.parse_args()
+    cfg = LoaderConfig(args.read_concurrency, args.tokenize_concurrency, args.batch_size, depth=args.buffer_size)
+    loader = Loader(cfg, args.num_threads).start(args.use_subprocess, args.seq_len)
+    Trainer(loader, args.batch_size).fit()
+
+main()
+"#;
+
+#[test]
+fn roles_come_from_where_the_values_go_and_other_flags_are_workload() {
+    let found = knobs_of(DATAFLOW_SCRIPT);
+    let role = |n: &str| {
+        found
+            .iter()
+            .find(|k| k.name == n)
+            .unwrap_or_else(|| panic!("{n} is no knob: {found:?}"))
+            .role
+            .clone()
+    };
+    assert_eq!(
+        role("read_concurrency"),
+        KnobRole::Concurrency {
+            stage: Some("read_block".to_owned())
+        },
+        "an unnamed stage is named after its function, as SPDL does"
+    );
+    assert_eq!(
+        role("tokenize_concurrency"),
+        KnobRole::Concurrency {
+            stage: Some("bpe".to_owned())
+        }
+    );
+    assert_eq!(role("num_threads"), KnobRole::Threads);
+    assert_eq!(role("buffer_size"), KnobRole::Buffer);
+    assert_eq!(role("batch_size"), KnobRole::BatchSize);
+    assert_eq!(
+        role("use_subprocess"),
+        KnobRole::Subprocess {
+            value: "true".to_owned()
+        }
+    );
+    for workload in ["seq_len", "vocab_size", "accum_steps", "warmup"] {
+        assert!(
+            found.iter().all(|k| k.name != workload),
+            "{workload} reaches no pipeline parameter: {found:?}"
+        );
+    }
+    let evidence = found
+        .iter()
+        .find(|k| k.name == "tokenize_concurrency")
+        .and_then(|k| k.evidence.clone())
+        .unwrap();
+    assert!(
+        evidence.starts_with("line 26: pipe(concurrency=) of stage bpe"),
+        "{evidence}"
+    );
+}
+
+#[test]
+fn the_instrumenter_passes_a_batch_size_only_when_the_code_proves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.py");
+    std::fs::write(&path, DATAFLOW_SCRIPT).unwrap();
+    let result = runtime()
+        .block_on(knobs::instrument(&python(), &path))
+        .unwrap();
+    let source = result.source.unwrap();
+    // `self.batch_size` holds args.batch_size, which also reaches aggregate().
+    assert!(
+        source.contains("enumerate(probe.track(self.loader, batch_size=self.batch_size))"),
+        "{source}"
+    );
+    // The same trainer given a literal that the pipeline never sees: no proof.
+    let unproven =
+        DATAFLOW_SCRIPT.replace("Trainer(loader, args.batch_size)", "Trainer(loader, 64)");
+    std::fs::write(&path, unproven).unwrap();
+    let result = runtime()
+        .block_on(knobs::instrument(&python(), &path))
+        .unwrap();
+    let source = result.source.unwrap();
+    assert!(
+        source.contains("enumerate(probe.track(self.loader))"),
+        "{source}"
+    );
+}
+
+#[test]
+fn a_script_that_sets_no_pipeline_parameter_is_read_by_names() {
+    let found = knobs_of(
+        r#"
+import argparse
+from mylib import make_loader
+p = argparse.ArgumentParser()
+p.add_argument("--fetch-concurrency", type=int, default=1)
+p.add_argument("--seq-len", type=int, default=128)
+p.add_argument("--steps", type=int, default=10)
+args = p.parse_args()
+for batch in make_loader(args):
+    pass
+"#,
+    );
+    let fetch = found
+        .iter()
+        .find(|k| k.name == "fetch_concurrency")
+        .unwrap();
+    assert!(
+        fetch.evidence.as_deref().unwrap().contains("by its name"),
+        "{fetch:?}"
+    );
+    assert!(found.iter().all(|k| k.name != "steps"));
 }

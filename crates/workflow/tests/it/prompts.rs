@@ -117,6 +117,7 @@ fn plan_prompt() {
             _ => Vec::new(),
         },
         value_kind: Some(kind),
+        evidence: None,
     };
     let table = table_markdown(&[
         knob("--batch-size", KnobRole::BatchSize, "4", KnobKind::Integer),

@@ -30,6 +30,7 @@ fn knob(flag: &str, role: KnobRole, kind: KnobKind, range: Option<(i64, i64)>) -
             _ => Vec::new(),
         },
         value_kind: Some(kind),
+        evidence: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn knob(flag: &str, kind: KnobKind) -> Knob {
         range: None,
         choices: vec!["true".to_owned(), "false".to_owned()],
         value_kind: Some(kind),
+        evidence: None,
     }
 }
 
