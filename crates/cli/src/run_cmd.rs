@@ -65,7 +65,7 @@ pub struct RunArgs {
     /// What the agent should know about the job.
     #[arg(long)]
     pub notes: Option<String>,
-    /// Most planning rounds [default: 10].
+    /// Most planning rounds [default: 10, or --max-experiments when that is larger].
     #[arg(long)]
     pub max_iterations: Option<u32>,
     /// Planning rounds without a new best before stopping [default: 3].

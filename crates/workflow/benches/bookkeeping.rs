@@ -209,6 +209,7 @@ fn main() {
             best_summary: Some(&summaries[7]),
             best_env: BTreeMap::new(),
             headspace_pct: Some(40.0),
+            floor: None,
             tried: BTreeSet::new(),
             observations,
             wanted: 3,

@@ -85,8 +85,9 @@ def starts_subprocess(nodes, helpers):
 
 
 def tests_option(test, dest):
-    """(condition true when the option is truthy / equals the value, compared value) if
-    `test` reads the option `dest`; None otherwise."""
+    """How `test` reads the option `dest`: (truthy, compared value, part), where the
+    test (or, for `part` "and"/"or", one operand of it) is true exactly when the option
+    is truthy (equals the value) if `truthy`, falsy otherwise; None if it does not."""
     negated = False
     while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         negated = not negated
@@ -96,26 +97,28 @@ def tests_option(test, dest):
         return (isinstance(e, ast.Attribute) and e.attr == dest) or (isinstance(e, ast.Name) and e.id == dest)
 
     if is_dest(test):
-        return (not negated, None)
+        return (not negated, None, "whole")
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and is_dest(test.left) \
             and isinstance(test.comparators[0], ast.Constant):
         value = test.comparators[0].value
         if isinstance(test.ops[0], (ast.Eq, ast.Is)):
-            return (not negated, value)
+            return (not negated, value, "whole")
         if isinstance(test.ops[0], (ast.NotEq, ast.IsNot)):
-            return (negated, value)
-    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or) and not negated:
+            return (negated, value, "whole")
+    if isinstance(test, ast.BoolOp) and not negated:
         for operand in test.values:
             found = tests_option(operand, dest)
-            if found is not None and found[0]:
-                return found
+            if found is not None and found[2] == "whole":
+                return (found[0], found[1], "and" if isinstance(test.op, ast.And) else "or")
     return None
 
 
 def subprocess_evidence(tree, dest):
     """How the option `dest` selects `run_pipeline_in_subprocess`: {"when": bool, "value":
     compared value or None, "line": n}, from an if/else (or a conditional expression)
-    whose one branch starts the pipeline in a subprocess and the other does not."""
+    whose one branch starts the pipeline in a subprocess and the other does not. With
+    `a and b` only a false operand decides (the else branch); with `a or b` only a true
+    one (the body)."""
     helpers = subprocess_functions(tree)
     for node in ast.walk(tree):
         if not isinstance(node, (ast.If, ast.IfExp)):
@@ -123,11 +126,13 @@ def subprocess_evidence(tree, dest):
         found = tests_option(node.test, dest)
         if found is None:
             continue
-        truthy, value = found
+        truthy, value, part = found
         body = node.body if isinstance(node, ast.If) else [node.body]
         orelse = node.orelse if isinstance(node, ast.If) else [node.orelse]
         in_body, in_else = starts_subprocess(body, helpers), starts_subprocess(orelse, helpers)
         if in_body == in_else:
+            continue
+        if part == "and" and in_body or part == "or" and in_else:
             continue
         return {"when": in_body == truthy, "value": value, "line": node.lineno}
     return None

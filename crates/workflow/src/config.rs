@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Planning rounds when neither `--max-iterations` nor `--max-experiments` is given.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 10;
+
 /// Where jobs run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -293,7 +296,14 @@ impl RunConfig {
                 .clone()
                 .ok_or_else(|| missing("--base-launch-command"))?,
             notes: request.notes.clone().unwrap_or_default(),
-            max_iterations: request.max_iterations.unwrap_or(10),
+            // Every round plans at least one experiment, so with an experiment budget the
+            // default round limit never ends the run before that budget does (at one
+            // experiment in flight, a round is one experiment).
+            max_iterations: request.max_iterations.unwrap_or_else(|| {
+                request
+                    .max_experiments
+                    .map_or(DEFAULT_MAX_ITERATIONS, |n| n.max(DEFAULT_MAX_ITERATIONS))
+            }),
             patience: request.patience.unwrap_or(3),
             max_concurrency: request.max_concurrency.unwrap_or(3),
             job_timeout_s: request.job_timeout_s.unwrap_or(1800),
@@ -528,6 +538,21 @@ impl RunConfig {
             request.max_experiments.map(Some),
             next.budgets.max_experiments
         );
+        // A raised experiment budget raises the round limit with it, as at the start,
+        // unless the round limit is given too.
+        if request.max_iterations.is_none()
+            && let Some(budget) = request.max_experiments
+            && next.max_iterations < budget
+            && differences.iter().any(|d| d.field == "max_experiments")
+        {
+            differences.push(ConfigDifference {
+                field: "max_iterations",
+                stored: show(&format!("{:?}", next.max_iterations)),
+                requested: show(&format!("{budget:?}")),
+                updatable: UPDATABLE.contains(&"max_iterations"),
+            });
+            next.max_iterations = budget;
+        }
         compare!(
             "max_hours",
             request.max_hours.map(Some),

@@ -584,6 +584,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
             })
         })
         .collect();
+    let floor = floor_of(books);
     // The base command's own flag values are the defaults the planner starts from.
     let knobs =
         crate::knobs::with_command_defaults(&books.state.knobs, &ctx.config.base_launch_command);
@@ -599,6 +600,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
             .map(|s| s.env.clone())
             .unwrap_or_default(),
         headspace_pct: books.state.headspace_pct,
+        floor,
         tried,
         wanted: slots.saturating_sub(waiting).clamp(1, MAX_PROPOSALS),
         seed: books.tree.len() as u64,
@@ -606,6 +608,14 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         failed_batch,
     };
     crate::builtin_planner::plan(&view)
+}
+
+/// The compute-only floor's steady step and batch size, once the headspace run has them.
+fn floor_of(books: &mut Books) -> Option<(f64, Option<i64>)> {
+    let id = crate::record::find_kind(books, ExperimentKind::Headspace)?;
+    let summary = books.summary(&id)?;
+    let step = summary.step_time.value()?.median_ms;
+    Some((step, summary.batch_size.and_then(|b| i64::try_from(b).ok())))
 }
 
 /// Where a plan came from, for its record.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// A repository whose instrumented script also has an on/off `--use-subprocess` flag
-/// (kept out of the subprocess branch's condition, so it is a plain switch).
+/// (one operand of the subprocess branch's condition: `mode == "mt" and not use_subprocess`).
 fn switch_repo(root: &Path) -> UserRepo {
     let repo = UserRepo::create(root);
     let text = instrumented(&repo.script)

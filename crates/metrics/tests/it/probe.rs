@@ -1,17 +1,23 @@
 //! The Python probe, run for real, read back by the Rust parser.
 
 use std::io::Cursor;
+use std::path::Path;
 use std::process::Command;
 
 use autoresearch_metrics::{Evidence, Measured, PROBE_SOURCE, RunSummary};
 
-use crate::support::probe_dir;
+use crate::support::{probe_dir, venv_python};
 
 /// Runs `body` (Python, with `probe` imported) with the system Python and returns the
 /// evidence of its stdout.
 fn run_python(body: &str, env: &[(&str, &str)]) -> (Evidence, String) {
+    run_with(Path::new("python3"), body, env)
+}
+
+/// [`run_python`] with a given interpreter.
+fn run_with(python: &Path, body: &str, env: &[(&str, &str)]) -> (Evidence, String) {
     let script = format!("import sys, time\nimport autoresearch_probe as probe\n{body}\n");
-    let output = Command::new("python3")
+    let output = Command::new(python)
         .arg("-c")
         .arg(&script)
         .env("PYTHONPATH", probe_dir())
@@ -144,5 +150,83 @@ fn a_bad_setting_is_a_clear_python_error() {
     assert!(
         stderr.contains("AUTORESEARCH_WINDOW must be a whole number"),
         "{stderr}"
+    );
+}
+
+/// The batch sizes the probe measures when the script gives none, one per documented
+/// rule (docs/probe-protocol.md), with numpy arrays standing for tensors.
+#[test]
+fn the_batch_size_is_measured_from_the_first_batch_by_the_documented_rules() {
+    let cases = [
+        ("[0] * 12", Some(12), "length of the list"),
+        (
+            "np.zeros((7, 3))",
+            Some(7),
+            "first dimension of the ndarray",
+        ),
+        (
+            "{'meta': 'x', 'input_ids': np.zeros((5, 64)), 'labels': np.zeros(5)}",
+            Some(5),
+            "at key 'input_ids'",
+        ),
+        (
+            "(np.zeros((6, 2)), np.zeros(6))",
+            Some(6),
+            "common first dimension",
+        ),
+        (
+            "(np.zeros((6, 2)), np.zeros(4))",
+            Some(2),
+            "length of the tuple",
+        ),
+        (
+            "Batch(tokens=np.zeros((9, 4)), n=3)",
+            Some(9),
+            "in field tokens",
+        ),
+        ("Pair(x=[1, 2, 3], y=[4, 5, 6])", Some(3), "in field x"),
+        ("object()", None, "no size"),
+    ];
+    for (batch, expected, rule) in cases {
+        let (evidence, stdout) = run_with(
+            &venv_python(),
+            &format!(
+                "import numpy as np\nfrom dataclasses import dataclass\nfrom collections import namedtuple\n\
+                 @dataclass\nclass Batch:\n    tokens: object\n    n: int\n\
+                 Pair = namedtuple('Pair', 'x y')\n\
+                 for item in probe.track([{batch}] * 3):\n    pass\n"
+            ),
+            &[],
+        );
+        let ttfb = &evidence.ttfbs[0];
+        assert_eq!(ttfb.batch_size, expected, "{batch}: {stdout}");
+        let said = ttfb.batch_size_rule.clone().unwrap_or_default();
+        assert!(said.contains(rule), "{batch}: {said}");
+        let summary = RunSummary::from_evidence(&evidence, None);
+        assert_eq!(summary.batch_size, expected, "{batch}");
+        let source = summary.batch_size_source.unwrap_or_default();
+        match expected {
+            Some(_) => assert!(
+                source.starts_with("measured from the first batch"),
+                "{source}"
+            ),
+            None => assert!(
+                matches!(&summary.throughput_samples_per_s,
+                    Measured::Unavailable(why) if why.contains("no size")),
+                "{batch}: {:?}",
+                summary.throughput_samples_per_s
+            ),
+        }
+    }
+    // A figure given to the probe wins, and a disagreement is named.
+    let (evidence, _) = run_python(
+        "for item in probe.track([[0] * 4] * 3, batch_size=8):\n    pass\n",
+        &[],
+    );
+    let summary = RunSummary::from_evidence(&evidence, None);
+    assert_eq!(summary.batch_size, Some(8));
+    assert_eq!(
+        summary.batch_size_source.as_deref(),
+        Some("given as 8; the first batch measured 4 (length of the list)")
     );
 }

@@ -163,12 +163,15 @@ fn threads_cover(p: &Proposals<'_>, config: &Config) -> bool {
 impl<'a> Facts<'a> {
     fn gather(p: &Proposals<'a>) -> Option<Self> {
         let best = p.view.best_summary?;
-        let compute_ms = best
+        let measured_ms = best
             .median_compute_ms
             .value()
             .copied()
             .filter(|c| c.is_finite() && *c > 0.0)?;
         let batch = batch_of(p, &p.base, best);
+        let cost = step_cost(p);
+        let compute_ms =
+            floor_compute_ms(p, batch, cost).map_or(measured_ms, |f| f.min(measured_ms));
         let stages = p
             .view
             .knobs
@@ -179,10 +182,29 @@ impl<'a> Facts<'a> {
         Some(Self {
             compute_ms,
             batch,
-            cost: step_cost(p),
+            cost,
             subprocess_gain_pct: subprocess_gain_pct(p),
             stages,
         })
+    }
+}
+
+/// The step's compute at `batch` from the compute-only floor: the floor itself at the
+/// floor's batch, scaled by the fitted step cost at another. The loop body measured in
+/// a run with the loader in process also holds the loader threads' turns on the
+/// interpreter, so it overstates what the loader must feed.
+fn floor_compute_ms(p: &Proposals<'_>, batch: Option<i64>, cost: Option<StepCost>) -> Option<f64> {
+    let (floor_ms, floor_batch) = p.view.floor?;
+    if !(floor_ms.is_finite() && floor_ms > 0.0) {
+        return None;
+    }
+    match (batch, floor_batch, cost) {
+        (Some(b), Some(f), _) if b == f => Some(floor_ms),
+        (Some(b), Some(f), Some(cost)) => {
+            Some(floor_ms * cost.step_ms(b as f64) / cost.step_ms(f as f64).max(1e-9))
+        }
+        (None, None, _) => Some(floor_ms),
+        _ => None,
     }
 }
 

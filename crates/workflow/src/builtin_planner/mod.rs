@@ -41,6 +41,10 @@ pub struct PlannerView<'a> {
     pub best_env: BTreeMap<String, String>,
     /// Headspace, percent.
     pub headspace_pct: Option<f64>,
+    /// The compute-only floor: the headspace run's steady step (ms) and its batch size.
+    /// Its step is the training step without the loader's threads competing for the
+    /// interpreter, so it is the compute the loader must feed.
+    pub floor: Option<(f64, Option<i64>)>,
     /// Every configuration tried so far (flags, normalised; env as `env:NAME`).
     pub tried: BTreeSet<BTreeMap<String, String>>,
     /// Every finished experiment with a summary (headspace runs excluded): what the

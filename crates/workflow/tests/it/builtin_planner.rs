@@ -52,6 +52,7 @@ fn view(
         best_summary: None,
         best_env: BTreeMap::new(),
         headspace_pct: Some(headspace),
+        floor: None,
         tried,
         observations: Vec::new(),
         wanted: 3,

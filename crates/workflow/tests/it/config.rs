@@ -187,6 +187,41 @@ fn a_resume_keeps_the_stored_config_and_refuses_conflicting_flags() {
     assert!(message(RunConfig::resume(&stored, &bad).unwrap_err()).contains("--max-concurrency"));
 }
 
+/// At one experiment in flight each round plans one experiment: the default round
+/// limit must not end a run before its experiment budget does.
+#[test]
+fn an_experiment_budget_is_reachable_under_the_default_round_limit() {
+    let f = fixture();
+    let budget = |n: Option<u32>, rounds: Option<u32>| {
+        let mut req = request(&f);
+        req.max_experiments = n;
+        req.max_iterations = rounds;
+        req.max_concurrency = Some(1);
+        RunConfig::from_request(&f.workdir, &req).unwrap()
+    };
+    assert_eq!(budget(Some(15), None).max_iterations, 15);
+    assert_eq!(budget(Some(4), None).max_iterations, 10);
+    assert_eq!(budget(None, None).max_iterations, 10);
+    assert_eq!(
+        budget(Some(15), Some(6)).max_iterations,
+        6,
+        "an explicit limit stays"
+    );
+    // A resume that raises the budget raises the derived limit with it.
+    let stored = budget(Some(15), None);
+    let raise = RunRequest {
+        max_experiments: Some(30),
+        update_config: true,
+        ..RunRequest::default()
+    };
+    let (next, diff) = RunConfig::resume(&stored, &raise).unwrap();
+    assert_eq!(
+        (next.budgets.max_experiments, next.max_iterations),
+        (Some(30), 30)
+    );
+    assert!(diff.iter().any(|d| d.field == "max_iterations"), "{diff:?}");
+}
+
 #[test]
 fn a_missing_or_damaged_config_json_is_reported() {
     let f = fixture();

@@ -191,6 +191,12 @@ fn the_subprocess_flag_is_found_from_the_branch_that_uses_it_in_every_style() {
             "false",
         ),
         (
+            r#"p.add_argument("--use-mtp", action="store_true")"#,
+            "if args.num_threads > 0 and not args.use_mtp:\n        it = build(config)\n    else:\n        it = loader(args, config)",
+            "use_mtp",
+            "true",
+        ),
+        (
             r#"p.add_argument("--executor", choices=["thread", "proc"], default="thread")"#,
             "if args.executor == \"thread\":\n        it = build(config)\n    else:\n        it = loader(args, config)",
             "executor",
