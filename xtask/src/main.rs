@@ -3,7 +3,8 @@
 //! - `ci` — the project's test command: sets up what the suite needs, then runs formatting,
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
 //! - `bench runner|vcs|jobs|metrics|llm|tree|bookkeeping` — benchmarks that print figures
-//!   (never pass/fail).
+//!   (never pass/fail); `bench search` and `bench pipelines` — the built-in planner's
+//!   search benchmarks, on the simulator and on the corpus of real jobs.
 //! - `report <workdir>` — the final report; `chaos --kills N` — a longer crash campaign.
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
@@ -36,6 +37,10 @@ tasks:
                   the search-efficiency benchmark: the built-in planner through the engine
                   against Optuna TPE, random search and grid order on the simulator
                   (ARGS go to fixtures/sim/bench_search.py, e.g. --seeds 3)
+  bench pipelines [ARGS]
+                  the corpus benchmark: the built-in planner through the engine on every job of
+                  fixtures/pipelines against its answer key, at concurrency 1 and 3 (ARGS go to
+                  fixtures/pipelines/bench_pipelines.py, e.g. --jobs text_bpe --concurrency 1)
   report <workdir>
                   write <workdir>/report.md (as `autoresearch report`)
   chaos [--kills N]
@@ -49,6 +54,7 @@ fn main() -> Result<()> {
         ["setup"] => ci::setup(),
         ["slurm", "up"] => ci::slurm_up(),
         ["bench", "search", rest @ ..] => bench_search(rest),
+        ["bench", "pipelines", rest @ ..] => bench_pipelines(rest),
         ["bench", name] => bench(name),
         ["report", workdir] => cargo(&[
             "run",
@@ -125,6 +131,30 @@ fn bench_search(rest: &[&str]) -> Result<()> {
             .arg(root.join("target/release/autoresearch"))
             .args(["--python", "python3", "--out"])
             .arg(root.join("target/bench-search.md"))
+            .args(rest)
+            .current_dir(&root),
+    )
+}
+
+/// The corpus benchmark: builds the release binary and runs
+/// `fixtures/pipelines/bench_pipelines.py` on every corpus job (the pinned `.venv` has
+/// SPDL); the table goes to `target/bench-pipelines.md`.
+fn bench_pipelines(rest: &[&str]) -> Result<()> {
+    cargo(&["build", "--release", "-p", "autoresearch-cli"])?;
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        ci::setup()?;
+    }
+    run_command(
+        Command::new(&python)
+            .arg(root.join("fixtures/pipelines/bench_pipelines.py"))
+            .arg("--autoresearch")
+            .arg(root.join("target/release/autoresearch"))
+            .arg("--python")
+            .arg(&python)
+            .arg("--out")
+            .arg(root.join("target/bench-pipelines.md"))
             .args(rest)
             .current_dir(&root),
     )

@@ -207,6 +207,7 @@ class Flow:
             elif isinstance(node, ast.ClassDef):
                 self.classes[node.name] = node
         self.calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+        self._globals = {}
         self.names = {}       # name -> [(scope, value)]
         self.attributes = {}  # attribute or keyword or dict key -> [value]
         for node in ast.walk(tree):
@@ -239,6 +240,13 @@ class Flow:
             for name, arg in zip(fields, call.args):
                 self.attributes.setdefault(name, []).append(arg)
 
+    def declared_global(self, function):
+        cached = self._globals.get(id(function))
+        if cached is None:
+            cached = {name for n in ast.walk(function) if isinstance(n, ast.Global) for name in n.names}
+            self._globals[id(function)] = cached
+        return cached
+
     def scope_of(self, node):
         while node in self.parents:
             node = self.parents[node]
@@ -248,6 +256,8 @@ class Flow:
 
     def _bind(self, target, value, scope):
         if isinstance(target, ast.Name):
+            if scope is not None and target.id in self.declared_global(scope):
+                scope = None  # `global ARGS; ARGS = parse()` binds the module's name
             self.names.setdefault(target.id, []).append((scope, value))
         elif isinstance(target, ast.Attribute):
             self.attributes.setdefault(target.attr, []).append(value)
@@ -617,6 +627,14 @@ def candidates(tree):
                 score += 3
                 reason = reason or "a loader-like iterable (%s)" % words
             score += body_score(node.body)
+            # A loop that yields passes the stream on (a generator between the loader
+            # and the training loop): the loop that consumes it is the training loop.
+            passes_on = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for stmt in node.body for n in ast.walk(stmt))
+            if passes_on:
+                score -= 3
+                if score >= 2:
+                    found.append(Candidate(target, score, "a generator's loop over the loader", "for"))
+                continue
             if score >= 3:
                 found.append(Candidate(target, score, reason or words, "for"))
         # it = iter(dl) ... next(it)
@@ -635,6 +653,20 @@ def candidates(tree):
                 inner = node.value.args[0]
                 score = 4 + (2 if LOADER_WORDS.search(expr_words(inner)) else 0)
                 found.append(Candidate(inner, score, "iter(...) with next(...)", "iter"))
+        # it = make_iterator(...) ... next(it): the iterator comes from a call.
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            function = enclosing_function(node)
+            scope = function if function is not None else tree
+            nexts = [n for n in ast.walk(scope)
+                     if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "next"
+                     and n.args and isinstance(n.args[0], ast.Name) and n.args[0].id == name]
+            in_loop = any(isinstance(loop, (ast.While, ast.For)) and any(n in set(ast.walk(loop)) for n in nexts)
+                          for loop in ast.walk(scope))
+            if nexts and in_loop:
+                score = 3 + (2 if LOADER_WORDS.search(expr_words(node.value)) else 0)
+                found.append(Candidate(node.value, score, "next(...) on an iterator in a loop", "next"))
     for c in found:
         c.function = enclosing_function(c.node)
     return found
@@ -694,6 +726,9 @@ def instrument(source):
     end = char_index(starts, source, best.node.end_lineno, best.node.end_col_offset)
     original = source[start:end]
     wrapped = "probe.track(%s%s)" % (original, ", batch_size=%s" % bs if bs else "")
+    if best.kind == "next":
+        # next() needs an iterator; the probe's tracker is an iterable.
+        wrapped = "iter(%s)" % wrapped
     at = import_line(tree, source)
     # Apply the later edit first so the earlier offset stays valid.
     edits = sorted([(start, end, wrapped), (at, at, PROBE_IMPORT + "\n")], key=lambda e: -e[0])

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Planning rounds when neither `--max-iterations` nor `--max-experiments` is given.
-pub const DEFAULT_MAX_ITERATIONS: u32 = 10;
+pub(crate) const DEFAULT_MAX_ITERATIONS: u32 = 10;
 
 /// Where jobs run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

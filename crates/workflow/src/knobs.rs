@@ -296,7 +296,7 @@ fn classify(option: &ArgOption, name: &str) -> Option<(KnobRole, String)> {
         .iter()
         .find_map(|role| reaches.iter().find(|r| r.role == *role))?;
     let role = match reach.role.as_str() {
-        "batch_size" if kind == KnobKind::Integer => KnobRole::BatchSize,
+        "batch_size" => KnobRole::BatchSize,
         "concurrency" => KnobRole::Concurrency {
             stage: reach.stage.clone(),
         },
@@ -305,7 +305,12 @@ fn classify(option: &ArgOption, name: &str) -> Option<(KnobRole, String)> {
         _ => return None,
     };
     if kind != KnobKind::Integer {
-        return None;
+        // An on/off or a choice that changes a pipeline parameter (`depth if prefetch
+        // else 1`) may be varied, but it sizes nothing by itself.
+        return Some((
+            KnobRole::Other,
+            format!("{} (chosen by it)", reach.describe()),
+        ));
     }
     let mut evidence: Vec<String> = vec![reach.describe()];
     evidence.extend(

@@ -4,6 +4,7 @@
 mod branches;
 mod builtin_planner;
 mod config;
+mod corpus;
 mod knobs;
 mod lock;
 mod master_table;
