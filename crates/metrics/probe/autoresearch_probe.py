@@ -15,8 +15,9 @@ Environment variables (each overrides the matching argument of ``track``):
 - ``AUTORESEARCH_HEADSPACE=1``: headspace mode. Cache the first
   ``AUTORESEARCH_HEADSPACE_CACHES`` batches (default 10), read the real loader for
   ``AUTORESEARCH_HEADSPACE_AFTER`` steps (default 30), then replay the cache until
-  ``AUTORESEARCH_HEADSPACE_STEPS`` steps in all (default 200) and stop. This is the
-  compute-only floor; SPDL's ``cache_iterator`` is used when spdl is importable.
+  ``AUTORESEARCH_HEADSPACE_STEPS`` steps in all (default 200) and end the process
+  (exit status 0). This is the compute-only floor; SPDL's ``cache_iterator`` is used
+  when spdl is importable.
 - ``AUTORESEARCH_GC_EVERY=K``: disable automatic garbage collection and collect every
   K steps (off by default).
 - ``AUTORESEARCH_STEP_LINES=N``: print one line per step for the first N steps
@@ -317,6 +318,11 @@ class _Tracker:
             if self.gc_every:
                 gc.enable()
             _emit("end", steps=step, reason=reason, wall_ms=round((clock() - t_iter) * 1000.0, 3))
+        if self.headspace and step >= self.steps:
+            # The floor is measured. A loop that asks for more with next() would die of
+            # StopIteration, and an epoch loop would start over: end the job cleanly.
+            _emit("headspace", phase="done", steps=step)
+            raise SystemExit(0)
 
     def _flush(self, first, window):
         _emit(

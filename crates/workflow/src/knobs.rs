@@ -67,8 +67,9 @@ pub struct Reach {
 impl Reach {
     /// `line 72: pipe(concurrency=) of stage fetch`.
     pub fn describe(&self) -> String {
-        let param = match self.param.strip_prefix('#') {
-            Some(n) => format!("argument {}", n.parse::<u64>().map_or(1, |n| n + 1)),
+        let param = match self.param.strip_prefix('#').map(|n| n.parse::<u64>()) {
+            Some(Ok(0)) => "first argument".to_owned(),
+            Some(n) => format!("argument {}", n.map_or(1, |n| n + 1)),
             None => format!("{}=", self.param),
         };
         match &self.stage {

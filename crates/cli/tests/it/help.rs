@@ -151,3 +151,38 @@ fn tree_prints_a_work_directory_s_experiments() {
         "{stderr}"
     );
 }
+
+#[test]
+fn knobs_prints_the_table_with_its_evidence_and_refuses_bad_input() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo/train.py");
+    let (code, stdout, stderr) = autoresearch(&[
+        "knobs",
+        demo,
+        "--command",
+        "python train.py --fetch-concurrency 3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(stdout);
+    let (code, stdout, _) = autoresearch(&["knobs", demo, "--json", "--freeze", "mode"]);
+    assert_eq!(code, 0);
+    let table: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let flags: Vec<&str> = table
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["flag"].as_str().unwrap())
+        .collect();
+    assert!(
+        !flags.contains(&"--mode") && flags.contains(&"--batch-size"),
+        "{flags:?}"
+    );
+    let (code, _, stderr) = autoresearch(&["knobs", "/nonexistent/train.py"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("is not a file") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = autoresearch(&["knobs", demo, "--knob", "nope=int:1..2"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no such argparse option"), "{stderr}");
+}

@@ -106,11 +106,10 @@ fn long_runs_switch_to_windows() {
 
 #[test]
 fn headspace_mode_replays_cached_batches_and_stops() {
-    let (evidence, _) = run_python(
-        "seen = []\n\
-         def loader():\n    for i in range(1000):\n        time.sleep(0.005)\n        yield i\n\
-         for item in probe.track(loader()):\n    seen.append(item)\n\
-         assert seen == [0, 1, 2, 3, 4, 5] + [0, 1, 2] * 2, seen\n",
+    let (evidence, stdout) = run_python(
+        "def loader():\n    for i in range(1000):\n        time.sleep(0.005)\n        yield i\n\
+         for item in probe.track(loader()):\n    print('item', item)\n\
+         print('after the loop')\n",
         &[
             ("AUTORESEARCH_HEADSPACE", "1"),
             ("AUTORESEARCH_HEADSPACE_CACHES", "3"),
@@ -118,6 +117,17 @@ fn headspace_mode_replays_cached_batches_and_stops() {
             ("AUTORESEARCH_HEADSPACE_STEPS", "12"),
         ],
     );
+    let seen: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("item "))
+        .collect();
+    assert_eq!(
+        seen,
+        ["0", "1", "2", "3", "4", "5", "0", "1", "2", "0", "1", "2"]
+    );
+    // Once the floor is measured the process ends (status 0), whatever the loop wants.
+    assert!(!stdout.contains("after the loop"), "{stdout}");
+    assert!(stdout.contains("\"phase\":\"done\""), "{stdout}");
     assert_eq!(evidence.replay_after, Some(6));
     assert_eq!(evidence.steps.len(), 12);
     assert!(evidence.steps[..6].iter().all(|s| s.wait_ms >= 4.0));
