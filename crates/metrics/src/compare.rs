@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{BOOTSTRAP_SEED, SplitMix, bootstrap_medians, quantile, sorted};
+use crate::stats::{BOOTSTRAP_SEED, SplitMix, bootstrap_means};
 use crate::summary::{Measured, RunSummary};
 
 /// How much a baseline could gain from faster data loading.
@@ -48,7 +48,7 @@ pub enum Verdict {
 pub struct Comparison {
     /// `per_sample_ms` when both batch sizes are known (time per sample), else `step_ms`.
     pub basis: &'static str,
-    /// Change of B's median against A's, percent (negative = B is faster).
+    /// Change of B's mean steady step (per sample when known) against A's, percent (negative = B is faster).
     pub delta_pct: f64,
     /// 95% bootstrap interval of that change.
     pub ci95_low_pct: f64,
@@ -67,8 +67,8 @@ fn unknown_batch(which: &str, run: &RunSummary) -> String {
     )
 }
 
-/// Whether `b` beats `a` beyond noise: the 95% bootstrap interval of the change in
-/// median (per sample when batch sizes are known) lies entirely below zero, and the
+/// Whether `b` beats `a` beyond noise: the 95% bootstrap interval of the change in the
+/// mean steady step (per sample when batch sizes are known) lies entirely below zero, and the
 /// point change is at least `min_improvement_pct`. Runs of which only one has a known
 /// batch size are not compared.
 pub fn compare(a: &RunSummary, b: &RunSummary, min_improvement_pct: f64) -> Measured<Comparison> {
@@ -93,29 +93,30 @@ pub fn compare(a: &RunSummary, b: &RunSummary, min_improvement_pct: f64) -> Meas
     };
     let values_a: Vec<f64> = a.steady_steps_ms.iter().map(|v| v / scale_a).collect();
     let values_b: Vec<f64> = b.steady_steps_ms.iter().map(|v| v / scale_b).collect();
-    let (Some(median_a), Some(median_b)) = (
-        quantile(&sorted(&values_a), 0.5),
-        quantile(&sorted(&values_b), 0.5),
-    ) else {
-        return Measured::Unavailable("no steady steps".to_owned());
-    };
-    if median_a <= 0.0 {
-        return Measured::Unavailable("run A's median is zero".to_owned());
+    // The mean, not the median: the job's wall time is the sum of its steps, so a stall
+    // every few steps (a slow read, a collection) is a real cost a median would hide.
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (mean_a, mean_b) = (mean(&values_a), mean(&values_b));
+    if mean_a <= 0.0 {
+        return Measured::Unavailable("run A's mean is zero".to_owned());
     }
     let mut rng = SplitMix::new(BOOTSTRAP_SEED);
-    let boot_a = bootstrap_medians(&values_a, &mut rng);
-    let boot_b = bootstrap_medians(&values_b, &mut rng);
-    let deltas = sorted(
+    let boot_a = bootstrap_means(&values_a, &mut rng);
+    let boot_b = bootstrap_means(&values_b, &mut rng);
+    let deltas = crate::stats::sorted(
         &boot_a
             .iter()
             .zip(&boot_b)
             .map(|(x, y)| 100.0 * (y - x) / x)
             .collect::<Vec<_>>(),
     );
-    let (Some(low), Some(high)) = (quantile(&deltas, 0.025), quantile(&deltas, 0.975)) else {
+    let (Some(low), Some(high)) = (
+        crate::stats::quantile(&deltas, 0.025),
+        crate::stats::quantile(&deltas, 0.975),
+    ) else {
         return Measured::Unavailable("the bootstrap produced no interval".to_owned());
     };
-    let delta_pct = 100.0 * (median_b - median_a) / median_a;
+    let delta_pct = 100.0 * (mean_b - mean_a) / mean_a;
     let verdict = if high < 0.0 && -delta_pct >= min_improvement_pct {
         Verdict::Better
     } else if low > 0.0 {

@@ -86,6 +86,20 @@ pub fn bootstrap_medians(values: &[f64], rng: &mut SplitMix) -> Vec<f64> {
         .collect()
 }
 
+/// Means of `BOOTSTRAP_RESAMPLES` resamples of `values` (which must not be empty).
+pub fn bootstrap_means(values: &[f64], rng: &mut SplitMix) -> Vec<f64> {
+    let values = thin(values, BOOTSTRAP_MAX_VALUES);
+    let n = values.len() as f64;
+    (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| {
+            (0..values.len())
+                .map(|_| values[rng.below(values.len())])
+                .sum::<f64>()
+                / n
+        })
+        .collect()
+}
+
 /// 95% percentile-bootstrap interval of the median.
 pub fn median_ci95(values: &[f64]) -> Option<(f64, f64)> {
     if values.len() < 2 {

@@ -139,7 +139,10 @@ pub fn describe_stop(reason: &StopReason) -> String {
 }
 
 /// The practices tried before a plateau may stop the run.
-pub const BEST_PRACTICES: [&str; 3] = ["mtp", "batch_size_tuning", "concurrency_tuning"];
+pub const BEST_PRACTICES: [&str; 3] = ["mtp", BATCH_PRACTICE, "concurrency_tuning"];
+
+/// The practice tag of batch-size moves.
+pub const BATCH_PRACTICE: &str = "batch_size_tuning";
 
 /// What the stop decision looks at.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -201,7 +204,10 @@ pub fn should_stop(progress: &RunProgress, limits: &StopLimits) -> Option<StopRe
     {
         return Some(StopReason::MaxLlmUsd { limit });
     }
+    // The floor is the step at the baseline's batch: a bigger batch can still beat it
+    // per sample, so it ends a run only once the batch size was tried (or cannot be).
     if let (Some(best_ms), Some(floor_ms)) = (progress.best_ms, progress.floor_ms)
+        && progress.practices_tried.contains(BATCH_PRACTICE)
         && floor_ms > 0.0
         && (-STALE_FLOOR_PCT..=limits.floor_stop_pct)
             .contains(&((best_ms - floor_ms) / floor_ms * 100.0))

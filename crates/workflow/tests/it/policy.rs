@@ -129,15 +129,24 @@ fn stopping_rules_apply_in_order() {
         best_ms: Some(49.0),
         ..near.clone()
     };
-    assert!(matches!(
+    assert_eq!(
         should_stop(&at, &limits()),
+        None,
+        "the floor is per step at one batch: a bigger batch may still beat it per sample"
+    );
+    let tried = |p: &RunProgress| RunProgress {
+        practices_tried: ["batch_size_tuning".to_owned()].into_iter().collect(),
+        ..p.clone()
+    };
+    assert!(matches!(
+        should_stop(&tried(&at), &limits()),
         Some(StopReason::NearFloor { .. })
     ));
     let below = RunProgress {
         best_ms: Some(40.0),
         ..near
     };
-    assert_eq!(should_stop(&below, &limits()), None);
+    assert_eq!(should_stop(&tried(&below), &limits()), None);
 }
 
 #[test]
