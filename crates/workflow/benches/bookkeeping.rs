@@ -163,6 +163,7 @@ fn main() {
             choices: Vec::new(),
             value_kind: None,
             evidence: None,
+            pipeline: None,
         },
         Knob {
             flag: "--mode".to_owned(),
@@ -175,6 +176,7 @@ fn main() {
             choices: vec!["mt".to_owned(), "mtp".to_owned()],
             value_kind: None,
             evidence: None,
+            pipeline: None,
         },
         Knob {
             flag: "--batch-size".to_owned(),
@@ -185,6 +187,7 @@ fn main() {
             choices: Vec::new(),
             value_kind: None,
             evidence: None,
+            pipeline: None,
         },
     ];
     let mut plans = Vec::new();

@@ -417,8 +417,39 @@ class Flow:
                 found.add(name)
         return found
 
+    def pipeline_of(self, call, depth=64):
+        """Which pipeline a builder call belongs to: the line of the chain's first call
+        (`PipelineBuilder()`), followed through the names the builder is kept in. Calls
+        outside a builder chain (`run_pipeline_in_subprocess(config)`) follow their
+        first argument."""
+        node = call
+        while depth > 0:
+            depth -= 1
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Attribute):
+                    node = node.func.value
+                    continue
+                if call_name(node) in ("run_pipeline_in_subprocess",) and node.args:
+                    node = node.args[0]
+                    continue
+                return "line %d" % node.lineno
+            if isinstance(node, ast.Attribute):
+                node = node.value
+                continue
+            if isinstance(node, ast.Name):
+                scope = self.scope_of(node)
+                bindings = self.names.get(node.id, [])
+                values = [v for (w, v) in bindings if w is scope] or [v for (w, v) in bindings if w is None]
+                if len(values) == 1 and values[0] is not None:
+                    node = values[0]
+                    continue
+                return None
+            return None
+        return None
+
     def parameters(self):
-        """Every pipeline parameter in the script: (role, call, param, stage, line, expr)."""
+        """Every pipeline parameter in the script: (role, call, param, stage, line, expr,
+        pipeline)."""
         out = []
         for call in self.calls:
             for (callee, keyword, position, role) in PIPELINE_PARAMETERS:
@@ -428,7 +459,8 @@ class Flow:
                 if value is None:
                     continue
                 stage = stage_name(call) if callee == "pipe" else None
-                out.append((role, callee, keyword or "#%d" % position, stage, value.lineno, value))
+                out.append((role, callee, keyword or "#%d" % position, stage, value.lineno, value,
+                            self.pipeline_of(call)))
         return out
 
 
@@ -440,9 +472,10 @@ def reaches(tree, dests):
     if not parameters:
         return None
     out = {dest: [] for dest in dests}
-    for (role, callee, param, stage, line, value) in parameters:
+    for (role, callee, param, stage, line, value, pipeline) in parameters:
         for dest in sorted(flow.reaching(value) & flow.dests):
-            out[dest].append({"role": role, "call": callee, "param": param, "stage": stage, "line": line})
+            out[dest].append({"role": role, "call": callee, "param": param, "stage": stage, "line": line,
+                              "pipeline": pipeline})
     return out
 
 
@@ -580,7 +613,7 @@ def proven_batch_size(tree, loop, expression):
     sources = flow.reaching(candidate)
     if not sources:
         return None
-    targets = [value for (role, _, _, _, _, value) in flow.parameters() if role == "batch_size"]
+    targets = [value for (role, _, _, _, _, value, _) in flow.parameters() if role == "batch_size"]
     if not targets:
         targets = [loop.node]
     for target in targets:

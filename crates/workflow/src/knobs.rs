@@ -62,6 +62,10 @@ pub struct Reach {
     pub stage: Option<String>,
     /// The line of the argument.
     pub line: u64,
+    /// Which pipeline the call builds (`line 36`: where its builder chain starts), when
+    /// the reader could tell.
+    #[serde(default)]
+    pub pipeline: Option<String>,
 }
 
 impl Reach {
@@ -159,6 +163,20 @@ pub struct Knob {
     /// fetch`), or how else it was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// The pipeline it sizes, in a script that builds several (a thread pool covers only
+    /// its own pipeline's stages); `None` when there is one or the reader cannot tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+}
+
+impl Knob {
+    /// Whether this knob and `other` may size the same pipeline.
+    pub fn same_pipeline(&self, other: &Knob) -> bool {
+        match (&self.pipeline, &other.pipeline) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
 }
 
 impl Knob {
@@ -265,6 +283,29 @@ fn subprocess_value(option: &ArgOption, kind: KnobKind, by_name: bool) -> Option
             });
     }
     None
+}
+
+/// The pipeline the option's strongest reach sizes, when the script builds more than one.
+fn pipeline_of(option: &ArgOption, role: &KnobRole) -> Option<String> {
+    let reaches = option.reaches.as_ref()?;
+    let wanted = match role {
+        KnobRole::BatchSize => "batch_size",
+        KnobRole::Concurrency { .. } => "concurrency",
+        KnobRole::Threads => "threads",
+        KnobRole::Buffer => "buffer",
+        _ => return None,
+    };
+    let mut pipelines: Vec<&String> = reaches
+        .iter()
+        .filter(|r| r.role == wanted)
+        .filter_map(|r| r.pipeline.as_ref())
+        .collect();
+    pipelines.dedup();
+    // One pipeline only: an option that sizes two (a shared batch size) belongs to both.
+    match pipelines.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
 }
 
 /// The role of an option and the evidence for it, or `None` when it is part of the
@@ -390,6 +431,14 @@ pub fn knobs_from(
             .ok_or_else(|| format!("--knob {spec}: expected name=int:LO..HI with LO ≤ HI"))?;
         extra.push((crate::spec::normalise_flag(name), range));
     }
+    let mut pipelines: Vec<&String> = options
+        .iter()
+        .flat_map(|o| o.reaches.iter().flatten())
+        .filter_map(|r| r.pipeline.as_ref())
+        .collect();
+    pipelines.sort();
+    pipelines.dedup();
+    let several_pipelines = pipelines.len() > 1;
     for option in options {
         let name = crate::spec::normalise_flag(&option.flag);
         if frozen.contains(&name) {
@@ -452,6 +501,9 @@ pub fn knobs_from(
             KnobKind::Switch => Some("false".to_owned()),
             _ => default,
         };
+        let pipeline = several_pipelines
+            .then(|| pipeline_of(option, &role))
+            .flatten();
         knobs.push(Knob {
             flag: option.flag.clone(),
             name,
@@ -461,6 +513,7 @@ pub fn knobs_from(
             choices,
             value_kind: Some(kind),
             evidence: Some(evidence),
+            pipeline,
         });
     }
     for (name, _) in &extra {

@@ -144,20 +144,13 @@ fn in_subprocess(p: &Proposals<'_>, config: &Config) -> bool {
     })
 }
 
-/// Whether the run's thread pool covered its stages (a starved pool adds its own
-/// waits to every task's time).
-fn threads_cover(p: &Proposals<'_>, config: &Config) -> bool {
-    let Some(threads) = knob_with(p, &KnobRole::Threads).and_then(|k| int_value(k, config)) else {
-        return true;
-    };
-    let needed: i64 = p
-        .view
-        .knobs
-        .iter()
-        .filter(|k| matches!(k.role, KnobRole::Concurrency { .. }))
-        .filter_map(|k| int_value(k, config))
-        .sum();
-    threads >= needed
+/// Whether the pool of `stage`'s pipeline covered that pipeline's stages in `config` (a
+/// starved pool adds its own waits to every task's time: queueing, not contention).
+fn threads_cover(p: &Proposals<'_>, stage: &Knob, config: &Config) -> bool {
+    super::pool_needs(p.view.knobs, config)
+        .into_iter()
+        .filter(|(threads, _)| threads.same_pipeline(stage))
+        .all(|(threads, needed)| int_value(threads, config).is_none_or(|n| n >= needed))
 }
 
 impl<'a> Facts<'a> {
@@ -230,7 +223,7 @@ fn stage<'a>(
         .observed
         .iter()
         .filter(|(config, _)| in_subprocess(p, config) == best_subprocess)
-        .filter(|(config, _)| threads_cover(p, config))
+        .filter(|(config, _)| threads_cover(p, knob, config))
         .filter(|(config, summary)| per_item || batch_of(p, config, summary) == batch)
         .filter_map(|(config, summary)| {
             let s = summary

@@ -184,18 +184,30 @@ fn clamp(knob: &Knob, value: i64) -> i64 {
 
 /// Keeps the thread pool at least as large as the concurrency it must serve.
 fn fix_threads(knobs: &[Knob], config: &mut Config) {
-    let Some(threads) = knobs.iter().find(|k| k.role == KnobRole::Threads) else {
-        return;
-    };
-    let needed: i64 = knobs
-        .iter()
-        .filter(|k| matches!(k.role, KnobRole::Concurrency { .. }))
-        .filter_map(|k| int_value(k, config))
-        .sum();
-    let current = int_value(threads, config).unwrap_or(1);
-    if needed > current {
-        config.insert(threads.name.clone(), clamp(threads, needed).to_string());
+    for (threads, needed) in pool_needs(knobs, config) {
+        let current = int_value(threads, config).unwrap_or(1);
+        if needed > current {
+            config.insert(threads.name.clone(), clamp(threads, needed).to_string());
+        }
     }
+}
+
+/// Each thread-pool knob with the concurrency its pipeline's stages ask for in
+/// `config` (a script with two pipelines has a pool for each).
+fn pool_needs<'a>(knobs: &'a [Knob], config: &Config) -> Vec<(&'a Knob, i64)> {
+    knobs
+        .iter()
+        .filter(|k| k.role == KnobRole::Threads)
+        .map(|threads| {
+            let needed = knobs
+                .iter()
+                .filter(|k| matches!(k.role, KnobRole::Concurrency { .. }))
+                .filter(|k| k.same_pipeline(threads))
+                .filter_map(|k| int_value(k, config))
+                .sum();
+            (threads, needed)
+        })
+        .collect()
 }
 
 /// Whether a concurrency knob belongs to the SPDL stage named `stage` (`fetch[8]`).

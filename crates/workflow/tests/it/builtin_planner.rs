@@ -17,6 +17,7 @@ fn knob(name: &str, role: KnobRole, default: &str) -> Knob {
         choices: Vec::new(),
         value_kind: None,
         evidence: None,
+        pipeline: None,
     }
 }
 
@@ -484,5 +485,57 @@ fn no_batch_step_when_the_fit_says_it_would_not_pay() {
             .iter()
             .all(|p| !p.name.starts_with("sized_for_batch")),
         "{answer:#?}"
+    );
+}
+
+/// Two pipelines, each with its own pool: raising a stage raises its own pipeline's
+/// pool, not the other's (the corpus's image-and-caption job).
+#[test]
+fn each_pipeline_s_pool_covers_its_own_stages() {
+    let in_pipeline = |mut k: Knob, p: &str| {
+        k.pipeline = Some(p.to_owned());
+        k
+    };
+    let knobs = vec![
+        in_pipeline(
+            knob(
+                "image_readers",
+                KnobRole::Concurrency {
+                    stage: Some("read_image".to_owned()),
+                },
+                "2",
+            ),
+            "line 36",
+        ),
+        in_pipeline(knob("image_threads", KnobRole::Threads, "4"), "line 36"),
+        in_pipeline(
+            knob(
+                "caption_requests",
+                KnobRole::Concurrency {
+                    stage: Some("fetch_caption".to_owned()),
+                },
+                "1",
+            ),
+            "line 48",
+        ),
+        in_pipeline(knob("caption_threads", KnobRole::Threads, "2"), "line 48"),
+    ];
+    let answer = plan(&view(&knobs, 75.0, BTreeSet::new()));
+    let raised = answer
+        .experiments
+        .iter()
+        .find(|e| e.launch_args.get("--caption-requests").map(String::as_str) == Some("4"))
+        .unwrap_or_else(|| panic!("{:?}", answer.experiments));
+    assert_eq!(
+        raised
+            .launch_args
+            .get("--caption-threads")
+            .map(String::as_str),
+        Some("4"),
+        "{raised:?}"
+    );
+    assert!(
+        !raised.launch_args.contains_key("--image-threads"),
+        "the image pool already covers its stage: {raised:?}"
     );
 }

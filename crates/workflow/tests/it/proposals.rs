@@ -31,6 +31,7 @@ fn knob(flag: &str, role: KnobRole, kind: KnobKind, range: Option<(i64, i64)>) -
         },
         value_kind: Some(kind),
         evidence: None,
+        pipeline: None,
     }
 }
 

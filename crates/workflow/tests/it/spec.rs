@@ -49,6 +49,7 @@ fn knob(flag: &str, kind: KnobKind) -> Knob {
         choices: vec!["true".to_owned(), "false".to_owned()],
         value_kind: Some(kind),
         evidence: None,
+        pipeline: None,
     }
 }
 
