@@ -154,6 +154,8 @@ PIPELINE_PARAMETERS = [
     ("ProcessPoolExecutor", "max_workers", 0, "threads"),
     ("ProcessPoolExecutorConfig", "max_workers", 0, "threads"),
 ]
+# The argparse calls whose result holds the parsed options.
+PARSE_CALLS = ("parse_args", "parse_known_args", "parse_intermixed_args", "parse_known_intermixed_args")
 # How many assignments, attributes and calls are followed back from a parameter.
 FLOW_DEPTH = 8
 
@@ -224,8 +226,6 @@ class Flow:
                 for k in node.keywords:
                     if k.arg:
                         self.attributes.setdefault(k.arg, []).append(k.value)
-                if call_name(node) == "dict":
-                    pass
             if isinstance(node, ast.Dict):
                 for key, item in zip(node.keys, node.values):
                     key = literal(key) if key is not None else None
@@ -314,13 +314,20 @@ class Flow:
         return found
 
     def is_arguments(self, expr, depth=FLOW_DEPTH):
-        """Whether `expr` holds the parsed options: a `parse_args()` result (or a
-        function's whose name says parse), reached through names, attributes and
-        arguments."""
+        """Whether `expr` holds the parsed options: an `ArgumentParser.parse_args()` (or
+        `parse_known_args()`) result, or what a function of the script returns when it
+        returns one, reached through names, attributes and arguments."""
         if depth <= 0 or expr is None:
             return False
         if isinstance(expr, ast.Call):
-            return "parse" in call_name(expr).lower()
+            name = call_name(expr)
+            if isinstance(expr.func, ast.Attribute) and name in PARSE_CALLS:
+                return True
+            # A function of the script that returns the parsed options (`def parse():
+            # ...; return p.parse_args()`), whatever it is called.
+            return any(self.is_arguments(r.value, depth - 1)
+                       for fn in self.functions.get(name, [])
+                       for r in ast.walk(fn) if isinstance(r, ast.Return) and r.value is not None)
         if isinstance(expr, ast.Subscript):
             return self.is_arguments(expr.value, depth - 1)  # parse_known_args()[0]
         values = []
@@ -330,32 +337,37 @@ class Flow:
             if expr.id in ("self", "cls"):
                 return False
             scope = self.scope_of(expr)
-            bindings = self.names.get(expr.id, [])
-            values = [v for (where, v) in bindings if where is scope] \
-                or [v for (where, v) in bindings if where is None]
+            values = self.bindings_at(expr)
             if scope is not None and not isinstance(scope, ast.Lambda):
                 values = values + self._arguments_for(scope, expr.id)
         return any(self.is_arguments(v, depth - 1) for v in values)
 
     def _arguments_for(self, function, name):
         """The expressions passed for parameter `name` of `function` at its call sites."""
+        return [value for (_, value) in self._call_sites(function, name) if value is not None]
+
+    def _call_sites(self, function, name):
+        """(call, the expression it passes for parameter `name` or None) for every call
+        of `function` (of its class, for `__init__`); none for `self`/`cls` or a name that
+        is no parameter."""
         params = [a.arg for a in function.args.posonlyargs + function.args.args]
-        if name not in params and name not in [a.arg for a in function.args.kwonlyargs]:
+        if name in ("self", "cls") or (name not in params and name not in [a.arg for a in function.args.kwonlyargs]):
             return []
         position = params.index(name) if name in params else None
-        is_method = bool(params) and params[0] in ("self", "cls")
+        if position is not None and params[0] in ("self", "cls"):
+            position -= 1
         callee = function.name
         cls = self.parents.get(function)
         if function.name == "__init__" and isinstance(cls, ast.ClassDef):
             callee = cls.name
-        index = position - 1 if (position is not None and is_method) else position
-        out = []
-        for call in self.calls:
-            if call_name(call) == callee and (index is None or index >= 0):
-                value = argument(call, name, index)
-                if value is not None:
-                    out.append(value)
-        return out
+        return [(call, argument(call, name, position)) for call in self.calls if call_name(call) == callee]
+
+    def bindings_at(self, node):
+        """The values a name may hold where `node` reads it: its function's own
+        assignments, else the module's."""
+        scope = self.scope_of(node)
+        bindings = self.names.get(node.id, [])
+        return [v for (w, v) in bindings if w is scope] or [v for (w, v) in bindings if w is None]
 
     def _key(self, key, depth, seen):
         found = set()
@@ -387,29 +399,11 @@ class Flow:
 
     def _parameter(self, function, name, depth, seen):
         params = [a.arg for a in function.args.posonlyargs + function.args.args]
-        keyword_only = [a.arg for a in function.args.kwonlyargs]
-        if name not in params and name not in keyword_only:
-            return set()
         found = set()
-        position = params.index(name) if name in params else None
-        is_method = bool(params) and params[0] in ("self", "cls")
-        callee_names = {function.name}
-        cls = self.parents.get(function)
-        if function.name == "__init__" and isinstance(cls, ast.ClassDef):
-            callee_names = {cls.name}
-        # Defaults.
         defaults = function.args.defaults
-        if position is not None and defaults and position >= len(params) - len(defaults):
-            found |= self.reaching(defaults[position - (len(params) - len(defaults))], depth - 1, seen)
-        if name in ("self", "cls"):
-            return found
-        for call in self.calls:
-            if call_name(call) not in callee_names:
-                continue
-            index = position - 1 if (position is not None and is_method) else position
-            if index is not None and index < 0:
-                continue
-            value = argument(call, name, index)
+        if name in params and defaults and params.index(name) >= len(params) - len(defaults):
+            found |= self.reaching(defaults[params.index(name) - (len(params) - len(defaults))], depth - 1, seen)
+        for call, value in self._call_sites(function, name):
             if value is not None:
                 found |= self.reaching(value, depth - 1, seen)
             elif any(k.arg is None for k in call.keywords) and name in self.dests:
@@ -437,9 +431,7 @@ class Flow:
                 node = node.value
                 continue
             if isinstance(node, ast.Name):
-                scope = self.scope_of(node)
-                bindings = self.names.get(node.id, [])
-                values = [v for (w, v) in bindings if w is scope] or [v for (w, v) in bindings if w is None]
+                values = self.bindings_at(node)
                 if len(values) == 1 and values[0] is not None:
                     node = values[0]
                     continue

@@ -177,9 +177,7 @@ impl Knob {
             _ => true,
         }
     }
-}
 
-impl Knob {
     /// The knob set to `value`, as it reads on a command line (`--batch-size 16`,
     /// `--use-subprocess`, `no --use-subprocess`, `--no-prefetch`).
     pub fn setting_text(&self, value: &str) -> String {
@@ -300,6 +298,7 @@ fn pipeline_of(option: &ArgOption, role: &KnobRole) -> Option<String> {
         .filter(|r| r.role == wanted)
         .filter_map(|r| r.pipeline.as_ref())
         .collect();
+    pipelines.sort();
     pipelines.dedup();
     // One pipeline only: an option that sizes two (a shared batch size) belongs to both.
     match pipelines.as_slice() {
@@ -663,8 +662,20 @@ async fn run_tool(python: &Path, command: &str, script: &Path) -> Result<Vec<u8>
 /// The script's `argparse` options.
 pub async fn read_options(python: &Path, script: &Path) -> Result<Vec<ArgOption>, String> {
     let out = run_tool(python, "knobs", script).await?;
-    serde_json::from_slice(&out)
-        .map_err(|e| format!("the script reader printed something unexpected: {e}"))
+    serde_json::from_slice(&out).map_err(|e| {
+        // A script that does not parse gets the reader's refusal, not a list.
+        match serde_json::from_slice::<Instrumented>(&out) {
+            Ok(Instrumented {
+                ok: false,
+                message: Some(message),
+                ..
+            }) => format!(
+                "cannot read the options of {}: {message}\nhint: fix the script so that `python -m py_compile` accepts it",
+                script.display()
+            ),
+            _ => format!("the script reader printed something unexpected: {e}"),
+        }
+    })
 }
 
 /// The script with its training loop wrapped by the probe (the built-in instrumenter).
@@ -679,7 +690,9 @@ pub async fn instrument(python: &Path, script: &Path) -> Result<Instrumented, St
 pub fn table_text(options: &[ArgOption], knobs: &[Knob]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    if knobs.is_empty() {
+    if options.is_empty() {
+        out.push_str("no knobs: the script has no argparse options (add_argument calls)\n");
+    } else if knobs.is_empty() {
         out.push_str("no knobs: no flag's value reaches a pipeline parameter\n");
     }
     for k in knobs {

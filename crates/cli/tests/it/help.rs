@@ -185,4 +185,18 @@ fn knobs_prints_the_table_with_its_evidence_and_refuses_bad_input() {
     let (code, _, stderr) = autoresearch(&["knobs", demo, "--knob", "nope=int:1..2"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no such argparse option"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("train.py");
+    std::fs::write(&broken, "import argparse\ndef f(:\n").unwrap();
+    let (code, _, stderr) = autoresearch(&["knobs", broken.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("the script does not parse") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    let plain = dir.path().join("plain.py");
+    std::fs::write(&plain, "print('no flags')\n").unwrap();
+    let (code, stdout, _) = autoresearch(&["knobs", plain.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("has no argparse options"), "{stdout}");
 }

@@ -445,3 +445,34 @@ for batch in make_loader(args):
     );
     assert!(found.iter().all(|k| k.name != "steps"));
 }
+
+/// Whether `x.batch_size` is the option is decided by where `x` comes from: a
+/// `parse_args()` result, directly or returned by a function of any name; a config
+/// parsed from a file is not the options, even when its loader says "parse".
+#[test]
+fn the_parsed_options_are_found_by_data_flow_not_by_names() {
+    let found = knobs_of(
+        r#"
+import argparse, json
+from spdl.pipeline import PipelineBuilder
+
+def settings():
+    p = argparse.ArgumentParser()
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--depth", type=int, default=2)
+    return p.parse_args()
+
+def parse_yaml(path):
+    return json.load(open(path))
+
+def main():
+    opts = settings()
+    file_cfg = parse_yaml("run.json")
+    pipe = PipelineBuilder().add_source(range(9)).add_sink(file_cfg.depth).build(num_threads=opts.workers)
+
+main()
+"#,
+    );
+    let names: Vec<&str> = found.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["workers"], "{found:?}");
+}
