@@ -53,7 +53,7 @@ impl ExperimentWorkflow {
             ));
             return Ok(false);
         }
-        let progress = planning::progress(ctx, &mut books);
+        let progress = planning::progress(ctx, &books);
         let limits = planning::limits(ctx);
         let over = match (limits.max_experiments, limits.max_hours, limits.max_llm_usd) {
             (Some(n), _, _) if progress.experiments >= n => {

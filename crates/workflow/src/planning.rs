@@ -241,15 +241,8 @@ pub fn limits(ctx: &Context) -> StopLimits {
 }
 
 /// The run's progress against the stop rules.
-pub fn progress(ctx: &Context, books: &mut Books) -> RunProgress {
-    let best_wait_share_pct = books
-        .state
-        .current_best
-        .clone()
-        .and_then(|best| books.summary(&best))
-        .and_then(|s| s.data_wait_share_pct.value().copied());
+pub fn progress(ctx: &Context, books: &Books) -> RunProgress {
     RunProgress {
-        best_wait_share_pct,
         plateau: books.state.plateau,
         experiments: books.state.launched,
         hours: ctx.hours_used(books.state.elapsed_before_s),

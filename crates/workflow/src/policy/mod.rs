@@ -85,12 +85,6 @@ pub enum StopReason {
         /// The limit.
         limit: f64,
     },
-    /// The best waits for data at most the floor's allowed distance of its step: the
-    /// loader is hidden behind the step at the best's own batch.
-    LoaderHidden {
-        /// The best's data wait share, percent.
-        wait_pct: f64,
-    },
     /// The best is within the allowed distance of the compute-only floor.
     NearFloor {
         /// The best step, ms.
@@ -129,9 +123,6 @@ pub fn describe_stop(reason: &StopReason) -> String {
         StopReason::MaxLlmUsd { limit } => {
             format!("the agent budget of ${limit:.2} (--max-llm-usd)")
         }
-        StopReason::LoaderHidden { wait_pct } => format!(
-            "the best waits for data {wait_pct:.1}% of its step, within --floor-stop-pct: the loader is hidden behind the step, and the batch size was tried"
-        ),
         StopReason::NearFloor { best_ms, floor_ms } => format!(
             "the best ({best_ms:.2} ms) is within --floor-stop-pct of the compute-only floor ({floor_ms:.2} ms)"
         ),
@@ -170,8 +161,6 @@ pub struct RunProgress {
     pub best_ms: Option<f64>,
     /// Headspace floor, ms.
     pub floor_ms: Option<f64>,
-    /// The best's share of steady step time spent waiting for data, percent.
-    pub best_wait_share_pct: Option<f64>,
 }
 
 /// The limits the stop decision applies (from the run configuration).
@@ -224,16 +213,6 @@ pub fn should_stop(progress: &RunProgress, limits: &StopLimits) -> Option<StopRe
             .contains(&((best_ms - floor_ms) / floor_ms * 100.0))
     {
         return Some(StopReason::NearFloor { best_ms, floor_ms });
-    }
-    // The floor was measured at the baseline's batch; at the best's own batch the wait
-    // it still has is what faster loading could save. Subprocess mode must have been
-    // tried too: loader threads can slow the step's compute without any wait.
-    if let Some(wait_pct) = progress.best_wait_share_pct
-        && progress.practices_tried.contains(BATCH_PRACTICE)
-        && progress.practices_tried.contains("mtp")
-        && wait_pct <= limits.floor_stop_pct
-    {
-        return Some(StopReason::LoaderHidden { wait_pct });
     }
     if progress.plateau.rounds >= limits.max_iterations {
         return Some(StopReason::MaxIterations {

@@ -149,35 +149,6 @@ fn stopping_rules_apply_in_order() {
     assert_eq!(should_stop(&tried(&below), &limits()), None);
 }
 
-/// At a bigger batch than the floor was measured at, a best that barely waits for data
-/// has hidden its loader: that ends the run once batch size and subprocess mode were
-/// tried, and not before.
-#[test]
-fn a_best_that_barely_waits_stops_the_run_once_batch_and_subprocess_were_tried() {
-    let mut progress = RunProgress {
-        best_ms: Some(164.0),
-        floor_ms: Some(23.0),
-        best_wait_share_pct: Some(0.4),
-        ..RunProgress::default()
-    };
-    assert_eq!(should_stop(&progress, &limits()), None);
-    progress
-        .practices_tried
-        .insert("batch_size_tuning".to_owned());
-    assert_eq!(
-        should_stop(&progress, &limits()),
-        None,
-        "subprocess mode not tried"
-    );
-    progress.practices_tried.insert("mtp".to_owned());
-    assert_eq!(
-        should_stop(&progress, &limits()),
-        Some(StopReason::LoaderHidden { wait_pct: 0.4 })
-    );
-    progress.best_wait_share_pct = Some(12.0);
-    assert_eq!(should_stop(&progress, &limits()), None, "it still waits");
-}
-
 #[test]
 fn failures_are_classified_by_evidence() {
     let evidence = |first: bool, steps: u64, stalled: bool, tail: &str| JobEvidence {
