@@ -113,7 +113,11 @@ pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, Work
         mtp.change_summary = knob.setting_text(&value);
         mtp.changes = vec!["mtp".to_owned()];
         mtp.tags = vec!["mtp".to_owned()];
-        mtp.launch_args.insert(knob.flag.clone(), value);
+        if knob.env {
+            mtp.env.insert(knob.flag.clone(), value);
+        } else {
+            mtp.launch_args.insert(knob.flag.clone(), value);
+        }
         mtp.base_commit.clone_from(&anchor);
         let id = add_node(books, &mtp, None, -998.0)?;
         specs.push(work_spec(&id, -998.0));
@@ -523,18 +527,18 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     let best_summary = best.as_deref().and_then(|b| books.summary(b));
     // Every configuration run or queued (the headspace run replays cached batches: it is
     // no configuration), each spec read once.
-    let specs: Vec<(String, NodeStatus, ExperimentSpec)> = books
+    let specs: Vec<(String, NodeStatus, ExperimentSpec, Option<String>)> = books
         .tree
         .nodes()
         .filter_map(|n| {
             let spec = serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok()?;
-            Some((n.node_id.clone(), n.status, spec))
+            Some((n.node_id.clone(), n.status, spec, n.parent_id.clone()))
         })
-        .filter(|(_, _, spec)| spec.kind != ExperimentKind::Headspace)
+        .filter(|(_, _, spec, _)| spec.kind != ExperimentKind::Headspace)
         .collect();
     let tried = specs
         .iter()
-        .map(|(_, _, s)| config_key(&s.launch_args, &s.env))
+        .map(|(_, _, s, _)| config_key(&s.launch_args, &s.env))
         .collect();
     let batch_flag = books
         .state
@@ -574,13 +578,22 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     // proposal is made from the newest results instead of going stale behind another.
     let slots = ctx.config.max_concurrency as usize;
     let observations = specs
-        .into_iter()
-        .filter(|(_, status, _)| *status == NodeStatus::Completed)
-        .filter_map(|(id, _, spec)| {
+        .iter()
+        .filter(|(_, status, _, _)| *status == NodeStatus::Completed)
+        .filter_map(|(id, _, spec, parent)| {
+            let base = parent.as_deref().and_then(|parent| {
+                let (_, _, base_spec, _) = specs.iter().find(|(id, ..)| id == parent)?;
+                Some(crate::builtin_planner::ObservedBase {
+                    config: base_spec.launch_args.clone(),
+                    env: base_spec.env.clone(),
+                    summary: books.summary(parent)?,
+                })
+            });
             Some(crate::builtin_planner::Observation {
-                config: spec.launch_args,
-                env: spec.env,
-                summary: books.summary(&id)?,
+                config: spec.launch_args.clone(),
+                env: spec.env.clone(),
+                summary: books.summary(id)?,
+                base,
             })
         })
         .collect();
@@ -606,8 +619,22 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         seed: books.tree.len() as u64,
         observations,
         failed_batch,
+        time_limit_s: Some(time_limit_s(ctx, books)),
     };
     crate::builtin_planner::plan(&view)
+}
+
+/// The longest a new experiment may run, seconds: the job timeout, or what is left of
+/// the run's time budget when that is shorter.
+fn time_limit_s(ctx: &Context, books: &Books) -> f64 {
+    let timeout = ctx.config.job_timeout_s as f64;
+    match ctx.config.budgets.max_hours {
+        Some(hours) => {
+            let left = (hours - ctx.hours_used(books.state.elapsed_before_s)) * 3600.0;
+            timeout.min(left.max(0.0))
+        }
+        None => timeout,
+    }
 }
 
 /// The compute-only floor's steady step and batch size, once the headspace run has them.

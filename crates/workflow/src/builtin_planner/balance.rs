@@ -254,7 +254,7 @@ fn stage<'a>(
 
 /// The step's cost fitted to the observations in the best's mode (all of them when
 /// those span one batch size).
-fn step_cost(p: &Proposals<'_>) -> Option<StepCost> {
+pub(super) fn step_cost(p: &Proposals<'_>) -> Option<StepCost> {
     let best_subprocess = in_subprocess(p, &p.base);
     let points = |same_mode: bool| -> Vec<(f64, f64)> {
         p.observed

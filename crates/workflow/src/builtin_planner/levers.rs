@@ -186,8 +186,24 @@ fn gc_alignment(p: &mut Proposals<'_>) {
     });
 }
 
-/// One knob at a time around the best: ×2, ÷2, ×1.5, ÷1.5, ×3, ÷3, ±1, every choice.
+/// One knob at a time around the best: ×2, ÷2, ×1.5, ÷1.5, ×3, ÷3, ±1, every choice;
+/// no measurement asks for any of them, so the cheap ones go first (a larger batch makes
+/// a longer experiment).
 fn refine(p: &mut Proposals<'_>) {
+    let start = p.candidates.len();
+    refinements(p);
+    let mut priced: Vec<(f64, Candidate)> = p
+        .candidates
+        .split_off(start)
+        .into_iter()
+        .map(|c| (super::cost::relative(p, &c.config), c))
+        .collect();
+    // Stable: equal costs keep the order above.
+    priced.sort_by(|a, b| a.0.total_cmp(&b.0));
+    p.candidates.extend(priced.into_iter().map(|(_, c)| c));
+}
+
+fn refinements(p: &mut Proposals<'_>) {
     let knobs = p.view.knobs;
     for knob in knobs.iter().filter(|k| k.range.is_some()) {
         for factor in [2.0, 0.5, 1.5, 0.67, 3.0, 0.33] {

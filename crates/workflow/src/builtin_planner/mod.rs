@@ -17,8 +17,10 @@
 //! single-lever ones take over.
 
 mod balance;
+mod cost;
 mod levers;
 pub mod model;
+mod moves;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,11 +59,28 @@ pub struct PlannerView<'a> {
     /// The smallest batch size that failed (out of memory, say): never tried again, nor
     /// anything larger.
     pub failed_batch: Option<i64>,
+    /// The longest an experiment may run, seconds: the job timeout, or the run's time
+    /// budget left when that is shorter. `None`: no limit.
+    pub time_limit_s: Option<f64>,
 }
 
 /// One finished experiment the planner learns from.
 #[derive(Debug, Clone)]
 pub struct Observation {
+    /// Its launch flags.
+    pub config: BTreeMap<String, String>,
+    /// Its environment additions.
+    pub env: BTreeMap<String, String>,
+    /// What it measured.
+    pub summary: RunSummary,
+    /// The configuration it was made from and what that measured (`None` for the
+    /// baseline, or when the base has no summary): the move it made, and whether it won.
+    pub base: Option<ObservedBase>,
+}
+
+/// The base an observation was made from.
+#[derive(Debug, Clone)]
+pub struct ObservedBase {
     /// Its launch flags.
     pub config: BTreeMap<String, String>,
     /// Its environment additions.
@@ -84,7 +103,15 @@ type Config = BTreeMap<String, String>;
 pub fn config_key(args: &BTreeMap<String, String>, env: &BTreeMap<String, String>) -> Config {
     let mut key: Config = args
         .iter()
-        .map(|(k, v)| (normalise_flag(k), v.trim().to_owned()))
+        .map(|(k, v)| {
+            // An environment knob's entry (`env:NAME`) is already a key.
+            let name = if k.starts_with("env:") {
+                k.clone()
+            } else {
+                normalise_flag(k)
+            };
+            (name, v.trim().to_owned())
+        })
         .collect();
     for (k, v) in env {
         key.insert(format!("env:{k}"), v.clone());
@@ -108,6 +135,8 @@ struct Proposals<'a> {
     base: Config,
     /// Why the best is where it is, for hypotheses.
     why: String,
+    /// Whether the best still waits for data.
+    data_bound: bool,
     /// The observations, flag names normalised, environment as `env:NAME`.
     observed: Vec<(Config, &'a RunSummary)>,
     candidates: Vec<Candidate>,
@@ -236,11 +265,17 @@ fn without_defaults(knobs: &[Knob], config: &Config) -> Config {
 
 /// The built-in plan for this round.
 pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
-    let base: Config = view
+    let mut base: Config = view
         .best_args
         .iter()
         .map(|(k, v)| (normalise_flag(k), v.clone()))
         .collect();
+    // Knobs the job reads from its environment are part of the configuration too.
+    for knob in view.knobs.iter().filter(|k| k.env) {
+        if let Some(value) = view.best_env.get(&knob.flag) {
+            base.insert(knob.name.clone(), value.clone());
+        }
+    }
     let wait_share = view
         .best_summary
         .and_then(|s| s.data_wait_share_pct.value().copied())
@@ -249,8 +284,8 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
     // Whether the *best* still waits for data: the baseline's headspace says where the
     // run started, the best's own wait share says where it is now.
     let data_bound = match view.best_summary {
-        Some(_) => wait_share >= 10.0,
-        None => headspace >= 10.0,
+        Some(_) => wait_share >= moves::DATA_BOUND_WAIT_PCT,
+        None => headspace >= moves::DATA_BOUND_WAIT_PCT,
     };
     let why = if data_bound {
         format!("the best still waits for data ({wait_share:.0}% of each step)")
@@ -266,20 +301,119 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
         view,
         base,
         why,
+        data_bound,
         observed,
         candidates: Vec::new(),
     };
     balance::propose(&mut proposals, data_bound);
     levers::propose(&mut proposals, data_bound);
+    let over_time = priced(&mut proposals);
     let Proposals {
-        why, candidates, ..
+        why,
+        candidates,
+        base,
+        ..
     } = proposals;
-    finish(view, &why, candidates)
+    let spent = Spent {
+        base: config_key(&base, &view.best_env),
+        tried: tried_moves(view),
+        now: view.best_summary.map(moves::Evidence::of),
+    };
+    finish(view, &why, &spent, candidates, over_time)
+}
+
+/// Drops the candidates predicted to outlast the time an experiment may take, and says
+/// the cost of the expensive ones in their hypotheses. How many were dropped.
+fn priced(p: &mut Proposals<'_>) -> usize {
+    let ratios: Vec<f64> = p
+        .candidates
+        .iter()
+        .map(|c| cost::relative(p, &c.config))
+        .collect();
+    let fits: Vec<bool> = ratios.iter().map(|r| cost::fits(p, *r)).collect();
+    let before = p.candidates.len();
+    let mut kept = Vec::with_capacity(before);
+    for ((mut c, ratio), fits) in p.candidates.drain(..).zip(ratios).zip(fits) {
+        if !fits {
+            continue;
+        }
+        if ratio >= cost::NOTABLE {
+            c.hypothesis.push_str(&format!(
+                " It should take about {ratio:.1}× the best's wall time (the batch grows)."
+            ));
+        }
+        kept.push(c);
+    }
+    p.candidates = kept;
+    before - p.candidates.len()
+}
+
+/// The moves that may not be repeated: what was tried, and the evidence now.
+struct Spent {
+    /// The best's configuration (environment as `env:NAME`).
+    base: Config,
+    tried: Vec<moves::TriedMove>,
+    /// What the best's statistics say (`None` before the baseline is measured).
+    now: Option<moves::Evidence>,
+}
+
+impl Spent {
+    /// Whether the candidate repeats a move that lost from another base under the same
+    /// evidence.
+    fn repeats(&self, knobs: &[Knob], candidate: &Candidate) -> bool {
+        let Some(now) = &self.now else {
+            return false;
+        };
+        let change = moves::move_between(
+            knobs,
+            &self.base,
+            &config_key(&candidate.config, &candidate.env),
+        );
+        moves::spent(&self.tried, &change, now)
+    }
+}
+
+/// Every observation's move from its base.
+fn tried_moves(view: &PlannerView<'_>) -> Vec<moves::TriedMove> {
+    view.observations
+        .iter()
+        .filter_map(|o| {
+            let base = o.base.as_ref()?;
+            Some(moves::TriedMove::new(
+                view.knobs,
+                (&config_key(&base.config, &base.env), &base.summary),
+                (&config_key(&o.config, &o.env), &o.summary),
+            ))
+        })
+        .collect()
+}
+
+/// The candidate with its environment knobs moved from the flags to the environment:
+/// `config` keeps the flags, `env` gets each variable (an environment knob at its
+/// default is left unset).
+fn with_env_knobs(knobs: &[Knob], mut c: Candidate) -> Candidate {
+    for knob in knobs.iter().filter(|k| k.env) {
+        let Some(value) = c.config.remove(&knob.name) else {
+            continue;
+        };
+        if knob.default.as_ref() == Some(&value) {
+            c.env.remove(&knob.flag);
+        } else {
+            c.env.insert(knob.flag.clone(), value);
+        }
+    }
+    c
 }
 
 /// Drops what was tried (or may not run) and turns the first `wanted` candidates into
 /// proposals.
-fn finish(view: &PlannerView<'_>, why: &str, mut candidates: Vec<Candidate>) -> PlanAnswer {
+fn finish(
+    view: &PlannerView<'_>,
+    why: &str,
+    spent: &Spent,
+    mut candidates: Vec<Candidate>,
+    over_time: usize,
+) -> PlanAnswer {
     // Never a batch size at or above one that failed.
     let batch_knob = view.knobs.iter().find(|k| k.role == KnobRole::BatchSize);
     if let (Some(limit), Some(knob)) = (view.failed_batch, batch_knob) {
@@ -293,7 +427,9 @@ fn finish(view: &PlannerView<'_>, why: &str, mut candidates: Vec<Candidate>) -> 
     let canonical = |config: &Config| without_defaults(view.knobs, config);
     let mut seen: BTreeSet<Config> = view.tried.iter().map(&canonical).collect();
     let mut experiments = Vec::new();
+    let mut repeats = 0;
     for c in candidates {
+        let c = with_env_knobs(view.knobs, c);
         let config = canonical(&c.config);
         let key = canonical(&config_key(&config, &c.env));
         let c = Candidate { config, ..c };
@@ -301,6 +437,10 @@ fn finish(view: &PlannerView<'_>, why: &str, mut candidates: Vec<Candidate>) -> 
             continue;
         }
         seen.insert(key);
+        if spent.repeats(view.knobs, &c) {
+            repeats += 1;
+            continue;
+        }
         let launch_args: BTreeMap<String, String> = c
             .config
             .iter()
@@ -329,17 +469,29 @@ fn finish(view: &PlannerView<'_>, why: &str, mut candidates: Vec<Candidate>) -> 
             break;
         }
     }
+    let mut skipped = match repeats {
+        0 => String::new(),
+        n => format!(
+            "; {n} move(s) left out that already lost from another base while the same stage was the bottleneck"
+        ),
+    };
+    if over_time > 0 {
+        skipped.push_str(&format!(
+            "; {over_time} left out that would outlast the time an experiment may take"
+        ));
+    }
     if experiments.is_empty() {
         return PlanAnswer {
             action: PlanAction::Stop,
-            reasoning: "every configuration the built-in planner would try has been tried"
-                .to_owned(),
+            reasoning: format!(
+                "every configuration the built-in planner would try has been tried{skipped}"
+            ),
             experiments,
         };
     }
     PlanAnswer {
         action: PlanAction::Launch,
-        reasoning: format!("built-in planner: {why}"),
+        reasoning: format!("built-in planner: {why}{skipped}"),
         experiments,
     }
 }

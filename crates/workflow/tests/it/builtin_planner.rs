@@ -18,6 +18,7 @@ fn knob(name: &str, role: KnobRole, default: &str) -> Knob {
         value_kind: None,
         evidence: None,
         pipeline: None,
+        env: false,
     }
 }
 
@@ -59,6 +60,7 @@ fn view(
         wanted: 3,
         seed: 1,
         failed_batch: None,
+        time_limit_s: None,
     }
 }
 
@@ -211,6 +213,7 @@ fn observation(pairs: &[(&str, &str)], summary: RunSummary) -> Observation {
         config: args(pairs),
         env: BTreeMap::new(),
         summary,
+        base: None,
     }
 }
 
@@ -537,5 +540,278 @@ fn each_pipeline_s_pool_covers_its_own_stages() {
     assert!(
         !raised.launch_args.contains_key("--image-threads"),
         "the image pool already covers its stage: {raised:?}"
+    );
+}
+
+/// [`measured`], with the queue after the source full and the queue after each stage as
+/// full as given: the stage whose queue runs empty is the named bottleneck.
+fn measured_with_queues(
+    batch: u64,
+    compute_ms: f64,
+    wait_ms: f64,
+    stages: &[(&str, u32, f64, u32)],
+) -> RunSummary {
+    let plain: Vec<(&str, u32, f64)> = stages.iter().map(|(n, c, t, _)| (*n, *c, *t)).collect();
+    let mut evidence = Evidence::default();
+    evidence.add_line(&format!(
+        r#"[autoresearch] {{"v":1,"event":"start","batch_size":{batch}}}"#
+    ));
+    for step in 1..=100u64 {
+        evidence.add_line(&format!(
+            r#"[autoresearch] {{"v":1,"event":"step","step":{step},"wait_ms":{wait_ms},"compute_ms":{compute_ms},"step_ms":{}}}"#,
+            wait_ms + compute_ms
+        ));
+    }
+    for (i, (name, concurrency, task_ms)) in plain.iter().enumerate() {
+        evidence.add_line(&format!(
+            "INFO [0:{}:{name}[{concurrency}]]\tCompleted {} tasks (  0 failed). Ave task time: {task_ms:.1} [ms]. P90: {:.1} [ms]. P99: {:.1} [ms].",
+            i + 1,
+            100 * batch,
+            task_ms * 1.3,
+            task_ms * 1.8
+        ));
+    }
+    let queue = |label: String, occupancy: u32| {
+        format!(
+            "INFO [{label}_queue]\tProcessed   100 items in    2.0 [sec] (QPS:   50.0) Ave wait time: put:    1.0 [ ms], get (by next stage):   10.0 [ us]. P90: put:    2.0 [ ms], get:    3.0 [ us]. P99: put:    3.0 [ ms], get:    0.1 [ ms]. Occupancy rate: {occupancy}%"
+        )
+    };
+    evidence.add_line(&queue("0:0:src".to_owned(), 99));
+    for (i, (name, concurrency, _, occupancy)) in stages.iter().enumerate() {
+        evidence.add_line(&queue(
+            format!("0:{}:{name}[{concurrency}]", i + 1),
+            *occupancy,
+        ));
+    }
+    evidence.add_line(&queue(format!("0:{}:sink", stages.len() + 1), 0));
+    RunSummary::from_evidence(&evidence, Some(batch))
+}
+
+/// The proposals that change only the batch size (threads aside) from `base`.
+fn batch_moves<'a>(
+    answer: &'a autoresearch_workflow::prompts::PlanAnswer,
+    base: &BTreeMap<String, String>,
+) -> Vec<&'a autoresearch_workflow::prompts::Proposal> {
+    answer
+        .experiments
+        .iter()
+        .filter(|p| {
+            let changed: Vec<&String> = p
+                .launch_args
+                .iter()
+                .filter(|(k, v)| base.get(*k) != Some(*v) && k.as_str() != "--num-threads")
+                .map(|(k, _)| k)
+                .collect();
+            changed == ["--batch-size"]
+        })
+        .collect()
+}
+
+#[test]
+fn a_move_that_lost_is_not_repeated_from_a_new_best_until_the_evidence_changes() {
+    use autoresearch_workflow::builtin_planner::ObservedBase;
+    let knobs = knobs();
+    let baseline = measured_with_queues(
+        8,
+        14.0,
+        186.0,
+        &[("fetch", 1, 25.0, 0), ("decode", 1, 0.5, 0)],
+    );
+    // Batch 16 from the baseline: slower per sample (fetch still starves the step).
+    let bigger = measured_with_queues(
+        16,
+        24.0,
+        420.0,
+        &[("fetch", 1, 25.0, 0), ("decode", 1, 0.5, 0)],
+    );
+    let from_baseline = |summary: &RunSummary| {
+        Some(ObservedBase {
+            config: BTreeMap::new(),
+            env: BTreeMap::new(),
+            summary: summary.clone(),
+        })
+    };
+    let best_args = args(&[("--fetch-concurrency", "4"), ("--num-threads", "5")]);
+    let scenario = |best: RunSummary| {
+        let observations = vec![
+            observation(&[], baseline.clone()),
+            Observation {
+                base: from_baseline(&baseline),
+                ..observation(&[("--batch-size", "16")], bigger.clone())
+            },
+            Observation {
+                base: from_baseline(&baseline),
+                ..observation(
+                    &[("--fetch-concurrency", "4"), ("--num-threads", "5")],
+                    best.clone(),
+                )
+            },
+        ];
+        let tried = observations
+            .iter()
+            .map(|o| config_key(&o.config, &o.env))
+            .collect();
+        let v = PlannerView {
+            best_args: best_args.clone(),
+            best_summary: Some(&best),
+            observations,
+            wanted: 40,
+            ..view(&knobs, 93.0, tried)
+        };
+        plan(&v)
+    };
+    // The new best still starves on fetch: batch 8 → 16 again is the same bet.
+    let same = scenario(measured_with_queues(
+        8,
+        14.0,
+        40.0,
+        &[("fetch", 4, 25.0, 0), ("decode", 1, 0.5, 0)],
+    ));
+    assert!(
+        batch_moves(&same, &best_args).iter().all(|p| p
+            .launch_args
+            .get("--batch-size")
+            .map(String::as_str)
+            != Some("16")),
+        "{same:#?}"
+    );
+    assert!(
+        same.reasoning.contains("already lost"),
+        "{}",
+        same.reasoning
+    );
+    // Decode is the bottleneck now: the evidence changed, and so may the batch's effect.
+    let changed = scenario(measured_with_queues(
+        8,
+        14.0,
+        40.0,
+        &[("fetch", 4, 2.0, 99), ("decode", 1, 30.0, 0)],
+    ));
+    assert!(
+        batch_moves(&changed, &best_args).iter().any(|p| p
+            .launch_args
+            .get("--batch-size")
+            .map(String::as_str)
+            == Some("16")),
+        "{changed:#?}"
+    );
+}
+
+#[test]
+fn an_experiment_that_would_outlast_the_time_allowed_is_not_proposed_and_cost_is_said() {
+    let knobs = knobs();
+    // Compute-bound: 100 steps of 14 ms, so the best's loop takes 1.4 s; batch ×4 would
+    // take about 5.6 s, ×2 about 2.8 s.
+    let best = measured(8, 14.0, 0.0, &[("fetch", 1, 1.0), ("decode", 1, 0.5)]);
+    let plan_with = |limit: Option<f64>| {
+        plan(&PlannerView {
+            best_summary: Some(&best),
+            wanted: 40,
+            time_limit_s: limit,
+            ..view(&knobs, 2.0, BTreeSet::new())
+        })
+    };
+    let batches = |answer: &autoresearch_workflow::prompts::PlanAnswer| -> Vec<i64> {
+        answer
+            .experiments
+            .iter()
+            .filter_map(|p| p.launch_args.get("--batch-size")?.parse().ok())
+            .collect()
+    };
+    let free = plan_with(None);
+    assert!(batches(&free).contains(&32), "{:?}", batches(&free));
+    let limited = plan_with(Some(3.0));
+    let sizes = batches(&limited);
+    assert!(sizes.iter().all(|b| *b <= 16), "{sizes:?}");
+    assert!(sizes.contains(&16), "{sizes:?}");
+    assert!(
+        limited
+            .reasoning
+            .contains("outlast the time an experiment may take"),
+        "{}",
+        limited.reasoning
+    );
+    let doubled = limited
+        .experiments
+        .iter()
+        .find(|p| p.launch_args.get("--batch-size").map(String::as_str) == Some("16"))
+        .unwrap();
+    assert!(
+        doubled.hypothesis.contains("2.0× the best's wall time"),
+        "{}",
+        doubled.hypothesis
+    );
+}
+
+#[test]
+fn refinements_try_the_cheap_moves_before_a_larger_batch() {
+    let knobs = knobs();
+    let best = measured(8, 14.0, 0.0, &[("fetch", 1, 1.0), ("decode", 1, 0.5)]);
+    // Every evidence-led move was tried: what is left is refinement around the best.
+    let v = PlannerView {
+        best_summary: Some(&best),
+        wanted: 200,
+        ..view(&knobs, 2.0, BTreeSet::new())
+    };
+    let first = plan(&v);
+    let refinements: Vec<&autoresearch_workflow::prompts::Proposal> = first
+        .experiments
+        .iter()
+        .filter(|p| p.hypothesis.starts_with("Refining"))
+        .collect();
+    let position = |pred: &dyn Fn(&autoresearch_workflow::prompts::Proposal) -> bool| {
+        refinements.iter().position(|p| pred(p)).unwrap()
+    };
+    let larger_batch = position(&|p| {
+        p.launch_args
+            .get("--batch-size")
+            .and_then(|b| b.parse::<i64>().ok())
+            .is_some_and(|b| b > 8)
+    });
+    let other_knob = position(&|p| p.launch_args.contains_key("--decode-concurrency"));
+    assert!(
+        other_knob < larger_batch,
+        "a concurrency refinement costs the best's time, a larger batch more: {:?}",
+        refinements.iter().map(|p| &p.name).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn knobs_the_job_reads_from_its_environment_are_proposed_in_the_environment() {
+    let mut knobs = knobs();
+    let threads = knobs.iter_mut().find(|k| k.name == "num_threads").unwrap();
+    threads.flag = "LOADER_THREADS".to_owned();
+    threads.name = "env:LOADER_THREADS".to_owned();
+    threads.env = true;
+    let v = PlannerView {
+        best_env: BTreeMap::from([("LOADER_THREADS".to_owned(), "3".to_owned())]),
+        wanted: 10,
+        ..view(&knobs, 75.0, BTreeSet::new())
+    };
+    let answer = plan(&v);
+    let first = &answer.experiments[0];
+    assert_eq!(arg(first, "--fetch-concurrency"), Some("4"), "{first:?}");
+    assert_eq!(
+        first.env.get("LOADER_THREADS").map(String::as_str),
+        Some("5"),
+        "threads ≥ the stages' concurrency, set in the environment: {first:?}"
+    );
+    assert!(
+        answer
+            .experiments
+            .iter()
+            .all(|p| p.launch_args.keys().all(|k| k.starts_with("--"))),
+        "{answer:?}"
+    );
+    // The best's own variable is its starting point: doubling the pool from 3 gives 6.
+    assert!(
+        answer
+            .experiments
+            .iter()
+            .any(
+                |p| p.env.get("LOADER_THREADS").map(String::as_str) == Some("6")
+                    && p.launch_args.is_empty()
+            ),
+        "{answer:#?}"
     );
 }
