@@ -164,6 +164,7 @@ fn main() {
             value_kind: None,
             evidence: None,
             pipeline: None,
+            env: false,
         },
         Knob {
             flag: "--mode".to_owned(),
@@ -177,6 +178,7 @@ fn main() {
             value_kind: None,
             evidence: None,
             pipeline: None,
+            env: false,
         },
         Knob {
             flag: "--batch-size".to_owned(),
@@ -188,6 +190,7 @@ fn main() {
             value_kind: None,
             evidence: None,
             pipeline: None,
+            env: false,
         },
     ];
     let mut plans = Vec::new();
@@ -204,6 +207,7 @@ fn main() {
                 ]),
                 env: BTreeMap::new(),
                 summary: summaries[i % 8].clone(),
+                base: None,
             })
             .collect();
         let answer = plan(&PlannerView {
@@ -218,6 +222,7 @@ fn main() {
             wanted: 3,
             seed: round,
             failed_batch: None,
+            time_limit_s: None,
         });
         assert!(!answer.experiments.is_empty());
         plans.push(started.elapsed());

@@ -66,6 +66,41 @@ def call_name(call):
     return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
+# Calls that turn an environment variable's text into a value.
+CONVERSIONS = ("int", "float", "bool", "str")
+# The probe's own settings: never the script's.
+PROBE_ENV_PREFIX = "AUTORESEARCH_"
+
+
+def is_environ(node):
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or \
+        (isinstance(node, ast.Name) and node.id == "environ")
+
+
+def env_read(expr):
+    """(NAME, default expression or None) when `expr` reads environment variable NAME:
+    `os.environ.get("N", d)`, `os.getenv("N", d)`, `os.environ.setdefault("N", d)`,
+    `os.environ["N"]`, each possibly inside int()/float()/bool()/str()."""
+    while isinstance(expr, ast.Call) and call_name(expr) in CONVERSIONS and len(expr.args) == 1 \
+            and not isinstance(expr.func, ast.Attribute):
+        expr = expr.args[0]
+    key, default = None, None
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        name = call_name(expr)
+        direct = name == "getenv"
+        via_environ = name in ("get", "setdefault") and isinstance(func, ast.Attribute) and is_environ(func.value)
+        if (direct or via_environ) and expr.args:
+            key = literal(expr.args[0])
+            default = expr.args[1] if len(expr.args) > 1 else next(
+                (k.value for k in expr.keywords if k.arg == "default"), None)
+    elif isinstance(expr, ast.Subscript) and is_environ(expr.value):
+        key = literal(expr.slice)
+    if isinstance(key, str) and key:
+        return key, default
+    return None
+
+
 def subprocess_functions(tree):
     """Module-level functions that start a pipeline in a subprocess, directly or through
     another such function (two levels are followed)."""
@@ -94,6 +129,9 @@ def tests_option(test, dest):
         test = test.operand
 
     def is_dest(e):
+        if dest.startswith("env:"):
+            read = env_read(e)
+            return read is not None and read[0] == dest[4:]
         return (isinstance(e, ast.Attribute) and e.attr == dest) or (isinstance(e, ast.Name) and e.id == dest)
 
     if is_dest(test):
@@ -113,6 +151,16 @@ def tests_option(test, dest):
     return None
 
 
+def inline(test, aliases):
+    """`test` with a bare name (possibly negated) replaced by the module-level expression
+    it is bound to."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return ast.UnaryOp(op=test.op, operand=inline(test.operand, aliases))
+    if isinstance(test, ast.Name) and test.id in aliases:
+        return aliases[test.id]
+    return test
+
+
 def subprocess_evidence(tree, dest):
     """How the option `dest` selects `run_pipeline_in_subprocess`: {"when": bool, "value":
     compared value or None, "line": n}, from an if/else (or a conditional expression)
@@ -120,10 +168,16 @@ def subprocess_evidence(tree, dest):
     `a and b` only a false operand decides (the else branch); with `a or b` only a true
     one (the body)."""
     helpers = subprocess_functions(tree)
+    # `USE_MP = os.environ.get("USE_MP") == "1"` at module level, then `if USE_MP:`.
+    aliases = {}
+    if dest.startswith("env:"):
+        for n in tree.body:
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                aliases[n.targets[0].id] = n.value
     for node in ast.walk(tree):
         if not isinstance(node, (ast.If, ast.IfExp)):
             continue
-        found = tests_option(node.test, dest)
+        found = tests_option(inline(node.test, aliases), dest)
         if found is None:
             continue
         truthy, value, part = found
@@ -276,6 +330,9 @@ class Flow:
         seen = set() if seen is None else seen
         if expr is None or depth <= 0:
             return set()
+        read = env_read(expr)
+        if read is not None:
+            return {"env:" + read[0]} | self.reaching(read[1], depth - 1, seen)
         if isinstance(expr, ast.Attribute):
             # `a.b.c` is read through its last name only; `self.cfg` as a whole would
             # stand for everything the object holds.
@@ -515,15 +572,64 @@ def options(tree):
     return out
 
 
+def env_options(tree):
+    """The environment variables the script reads, as options: `flag` is the variable's
+    name and `env` is true. The type is the conversion around the read (`int(...)`), else
+    what the default looks like."""
+    parents = {}
+    for parent in ast.walk(tree):
+        for child in ast.iter_child_nodes(parent):
+            parents[child] = parent
+    names = constants(tree)
+    found = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Call, ast.Subscript)):
+            continue
+        if isinstance(node, ast.Call) and call_name(node) in CONVERSIONS:
+            continue  # the read inside is visited on its own
+        read = env_read(node)
+        if read is None or read[0].startswith(PROBE_ENV_PREFIX) or read[0] in found:
+            continue
+        key, default_expr = read
+        default = resolve(default_expr, names) if default_expr is not None else None
+        kind = None
+        parent = parents.get(node)
+        if isinstance(parent, ast.Call) and call_name(parent) in CONVERSIONS \
+                and not isinstance(parent.func, ast.Attribute):
+            kind = call_name(parent)
+        if kind is None:
+            text = str(default) if default is not None else ""
+            kind = "int" if re.fullmatch(r"-?[0-9]+", text) else "str"
+        if kind == "int" and default is not None:
+            try:
+                default = int(str(default))
+            except ValueError:
+                default = None
+        found[key] = {
+            "flag": key,
+            "type": kind,
+            "action": None,
+            "default": default,
+            "choices": None,
+            "help": None,
+            "subprocess": subprocess_evidence(tree, "env:" + key),
+            "dest": "env:" + key,
+            "env": True,
+        }
+    return list(found.values())
+
+
 def knobs(tree):
     """The options as the knob table reads them: with the pipeline parameters each
-    one's value reaches."""
-    out = options(tree)
+    one's value reaches. Environment variables the script reads come after its flags."""
+    out = options(tree) + env_options(tree)
     found = reaches(tree, [o["dest"] for o in out if o["dest"]])
     for option in out:
         dest = option.pop("dest")
         option["reaches"] = None if found is None else found.get(dest, [])
-    return out
+    # A variable is listed only when the code proves it sizes the pipeline or picks the
+    # subprocess: the rest of the environment (HOME, RANK) is no workload setting.
+    return [o for o in out if not o.get("env") or o["reaches"] or o["subprocess"]]
 
 
 class Candidate:

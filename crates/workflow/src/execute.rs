@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::prepare::failure;
-use crate::spec::{ExperimentSpec, apply_launch_args};
+use crate::spec::{ExperimentSpec, apply_env_knobs, apply_launch_args};
 
 /// A job's hard cap is this many `--job-timeout`s after launch, however much progress it
 /// makes: a job that keeps printing forever is still stopped.
@@ -45,6 +45,7 @@ pub(crate) fn launch_command(
         &ctx.books().state.knobs,
     )
     .map_err(|err| fail(format!("the experiment's launch flags are unusable: {err}")))?;
+    let template = apply_env_knobs(&template, &spec.env, &ctx.books().state.knobs);
     let vars = Vars::new()
         .with("IMAGE", image)
         .with(

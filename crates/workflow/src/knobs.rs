@@ -46,6 +46,10 @@ pub struct ArgOption {
     /// no pipeline parameter the reader knows (then only the name can tell).
     #[serde(default)]
     pub reaches: Option<Vec<Reach>>,
+    /// An environment variable the script reads (`os.environ.get("LOADER_THREADS", "4")`)
+    /// rather than a flag: `flag` is the variable's name.
+    #[serde(default)]
+    pub env: bool,
 }
 
 /// A pipeline parameter an option's value flows into.
@@ -167,6 +171,15 @@ pub struct Knob {
     /// its own pipeline's stages); `None` when there is one or the reader cannot tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<String>,
+    /// An environment variable of the job rather than a flag: `flag` is the variable's
+    /// name, `name` is `env:NAME`, and experiments set it in their environment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub env: bool,
+}
+
+/// The knob name of environment variable `variable`: how configurations key it.
+pub fn env_knob_name(variable: &str) -> String {
+    format!("env:{variable}")
 }
 
 impl Knob {
@@ -178,9 +191,21 @@ impl Knob {
         }
     }
 
+    /// How the knob is named to a person: its flag, or `env NAME` for a variable.
+    pub fn label(&self) -> String {
+        if self.env {
+            format!("env {}", self.flag)
+        } else {
+            self.flag.clone()
+        }
+    }
+
     /// The knob set to `value`, as it reads on a command line (`--batch-size 16`,
     /// `--use-subprocess`, `no --use-subprocess`, `--no-prefetch`).
     pub fn setting_text(&self, value: &str) -> String {
+        if self.env {
+            return format!("{}={value}", self.flag);
+        }
         let on = value.trim().eq_ignore_ascii_case("true");
         let bare = self.flag.trim_start_matches('-');
         match self.kind() {
@@ -224,6 +249,15 @@ fn value_text(value: &serde_json::Value) -> Option<String> {
 
 /// How `option` is written on the command line, if it can be varied at all.
 fn value_kind(option: &ArgOption) -> Option<KnobKind> {
+    if option.env {
+        // A variable's value is text: a number, or one of the two values the subprocess
+        // branch tells apart.
+        return if option.subprocess.is_some() {
+            Some(KnobKind::Choice)
+        } else {
+            (option.kind == "int").then_some(KnobKind::Integer)
+        };
+    }
     match option.action.as_deref() {
         Some("store_true" | "store_false") => Some(KnobKind::Switch),
         Some("boolean_optional") => Some(KnobKind::Toggle),
@@ -241,6 +275,13 @@ fn value_kind(option: &ArgOption) -> Option<KnobKind> {
 /// branch on it (`if args.use_subprocess: run_pipeline_in_subprocess(...)`), or, for a
 /// choice, from a choice named for it (`--mode mt|mtp`) when `by_name`.
 fn subprocess_value(option: &ArgOption, kind: KnobKind, by_name: bool) -> Option<String> {
+    if option.env {
+        return option
+            .subprocess
+            .as_ref()
+            .map(env_subprocess_values)
+            .map(|(on, _)| on);
+    }
     if let Some(evidence) = &option.subprocess {
         match (kind, &evidence.value) {
             (KnobKind::Switch, None) => {
@@ -281,6 +322,23 @@ fn subprocess_value(option: &ArgOption, kind: KnobKind, by_name: bool) -> Option
             });
     }
     None
+}
+
+/// For an environment variable that picks the subprocess: (the value that picks it, the
+/// value that does not). `if os.environ.get("MP") == "1"` is on at `1`; a bare truthy
+/// test at `1`; `!= "0"` or `== "0"` on the else branch at `1` (and off at `0`).
+fn env_subprocess_values(evidence: &SubprocessEvidence) -> (String, String) {
+    let compared = evidence.value.as_ref().and_then(value_text);
+    let other = |v: &str| if v == "1" { "0" } else { "1" }.to_owned();
+    match (evidence.when, compared) {
+        (true, Some(v)) => {
+            let off = other(&v);
+            (v, off)
+        }
+        (true, None) => ("1".to_owned(), "0".to_owned()),
+        (false, Some(v)) => (other(&v), v),
+        (false, None) => ("0".to_owned(), "1".to_owned()),
+    }
 }
 
 /// The pipeline the option's strongest reach sizes, when the script builds more than one.
@@ -439,8 +497,12 @@ pub fn knobs_from(
     pipelines.dedup();
     let several_pipelines = pipelines.len() > 1;
     for option in options {
-        let name = crate::spec::normalise_flag(&option.flag);
-        if frozen.contains(&name) {
+        let name = if option.env {
+            env_knob_name(&option.flag)
+        } else {
+            crate::spec::normalise_flag(&option.flag)
+        };
+        if frozen.contains(&crate::spec::normalise_flag(&option.flag)) {
             continue;
         }
         let forced = extra.iter().find(|(n, _)| *n == name).map(|(_, r)| *r);
@@ -485,9 +547,17 @@ pub fn knobs_from(
             })
         });
         let kind = value_kind(option).unwrap_or(KnobKind::Integer);
-        let choices = match kind {
-            KnobKind::Switch | KnobKind::Toggle => vec!["true".to_owned(), "false".to_owned()],
-            _ => option
+        let env_switch = option
+            .env
+            .then_some(option.subprocess.as_ref())
+            .flatten()
+            .map(env_subprocess_values);
+        let choices = match (&env_switch, kind) {
+            (Some((on, off)), _) => vec![off.clone(), on.clone()],
+            (None, KnobKind::Switch | KnobKind::Toggle) => {
+                vec!["true".to_owned(), "false".to_owned()]
+            }
+            (None, _) => option
                 .choices
                 .iter()
                 .flatten()
@@ -495,10 +565,12 @@ pub fn knobs_from(
                 .collect(),
         };
         // A switch's value says whether the flag is on the command line; its default is
-        // off (a toggle's default is the option's own).
-        let default = match kind {
-            KnobKind::Switch => Some("false".to_owned()),
-            _ => default,
+        // off (a toggle's default is the option's own). An unset variable that picks the
+        // subprocess is at its "off" value.
+        let default = match (&env_switch, kind) {
+            (Some((on, off)), _) => Some(default.filter(|d| d == on).unwrap_or(off.clone())),
+            (None, KnobKind::Switch) => Some("false".to_owned()),
+            (None, _) => default,
         };
         let pipeline = several_pipelines
             .then(|| pipeline_of(option, &role))
@@ -513,6 +585,7 @@ pub fn knobs_from(
             value_kind: Some(kind),
             evidence: Some(evidence),
             pipeline,
+            env: option.env,
         });
     }
     for (name, _) in &extra {
@@ -552,8 +625,12 @@ pub fn table_markdown(knobs: &[Knob]) -> String {
         let _ = std::fmt::Write::write_fmt(
             &mut out,
             format_args!(
-                "| `{}` | {role} | {} | {allowed} |\n",
-                k.flag,
+                "| {} | {role} | {} | {allowed} |\n",
+                if k.env {
+                    format!("`{}` (environment variable: set it under `env`)", k.flag)
+                } else {
+                    format!("`{}`", k.flag)
+                },
                 k.default.as_deref().unwrap_or("–")
             ),
         );
@@ -567,6 +644,18 @@ pub fn table_markdown(knobs: &[Knob]) -> String {
 pub fn with_command_defaults(knobs: &[Knob], base_command: &str) -> Vec<Knob> {
     let mut knobs = knobs.to_vec();
     let tokens: Vec<&str> = base_command.split_whitespace().collect();
+    // `LOADER_THREADS=8 python train.py` (or `env LOADER_THREADS=8 …`) sets a variable.
+    for token in tokens
+        .iter()
+        .skip_while(|t| **t == "env")
+        .take_while(|t| t.contains('=') && !t.starts_with('-'))
+    {
+        if let Some((variable, value)) = token.split_once('=')
+            && let Some(knob) = knobs.iter_mut().find(|k| k.env && k.flag == variable)
+        {
+            knob.default = Some(value.trim_matches(['\'', '"']).to_owned());
+        }
+    }
     for (i, token) in tokens.iter().enumerate() {
         let (flag, value) = match token.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v)),
@@ -705,7 +794,7 @@ pub fn table_text(options: &[ArgOption], knobs: &[Knob]) -> String {
         let _ = writeln!(
             out,
             "{:<24} {:<31} default {:<6} values {:<10} {}",
-            k.flag,
+            k.label(),
             role_text(k),
             k.default.as_deref().unwrap_or("–"),
             values,

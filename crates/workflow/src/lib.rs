@@ -60,8 +60,8 @@ pub use lock::{LockError, WorkdirLock};
 pub use run::{RunOptions, RunOutcome, run, settle_config};
 pub use setup::{INSTRUMENT_MESSAGE, MANUAL_HINT};
 pub use spec::{
-    ExperimentKind, ExperimentSpec, FlagError, apply_launch_args, check_flag, node_of_kind,
-    normalise_flag,
+    ExperimentKind, ExperimentSpec, FlagError, apply_env_knobs, apply_launch_args, check_flag,
+    node_of_kind, normalise_flag,
 };
 pub use state::{
     HistoryEntry, PendingConfirmation, RunState, RunStatus, STATE_SCHEMA_VERSION, StateError,

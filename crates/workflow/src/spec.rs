@@ -248,6 +248,27 @@ pub fn apply_launch_args(
     Ok(tokens.join(" "))
 }
 
+/// The command with the inline assignments it makes to the job's own variables
+/// (`LOADER_THREADS=4 python train.py`) set to the experiment's values: an assignment
+/// on the command line would otherwise win over the environment the job is given.
+pub fn apply_env_knobs(command: &str, env: &BTreeMap<String, String>, knobs: &[Knob]) -> String {
+    let mut tokens: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+    let leading = tokens.iter().take_while(|t| *t == "env").count();
+    for token in tokens.iter_mut().skip(leading) {
+        let Some((variable, _)) = token.split_once('=').filter(|_| !token.starts_with('-')) else {
+            break;
+        };
+        let variable = variable.to_owned();
+        if let Some(value) = env
+            .get(&variable)
+            .filter(|_| knobs.iter().any(|k| k.env && k.flag == variable))
+        {
+            *token = format!("{variable}={}", quote_value(value));
+        }
+    }
+    tokens.join(" ")
+}
+
 /// A switch's value: `true` or `false`.
 fn is_on(flag: &str, value: &str) -> Result<bool, FlagError> {
     match value.trim().to_ascii_lowercase().as_str() {

@@ -219,7 +219,7 @@ fn to_spec(proposal: &Proposal, s: &Screen<'_>) -> Result<ExperimentSpec, Vec<St
     spec.change_summary.clone_from(&proposal.change_summary);
     spec.changes.clone_from(&proposal.changes);
     spec.launch_args = normalised_args(&proposal.launch_args, s.knobs);
-    spec.env.clone_from(&proposal.env);
+    spec.env = normalised_env(&proposal.env, s.knobs);
     spec.tags.clone_from(&proposal.tags);
     spec.repeat = proposal.repeat;
     spec.base_node = base_node;
@@ -272,11 +272,34 @@ fn setting_problems(
         }
     }
     for (name, value) in &p.env {
-        if let Err(message) = check_env(name, value) {
+        let checked = match knobs.iter().find(|k| k.env && k.flag == *name) {
+            Some(knob) => knob_value(knob, value).map(|_| ()),
+            None if frozen.iter().any(|f| f == name) => Err(format!(
+                "{} is frozen by the user (--freeze): no experiment may change it",
+                shown(name)
+            )),
+            None => check_env(name, value),
+        };
+        if let Err(message) = checked {
             problems.push((format!("env.{name}"), message));
         }
     }
     problems
+}
+
+/// A proposal's environment with the job's own variables (environment knobs) in their
+/// knob's spelling, those at their default left out.
+fn normalised_env(env: &BTreeMap<String, String>, knobs: &[Knob]) -> BTreeMap<String, String> {
+    env.iter()
+        .filter_map(|(name, value)| {
+            let Some(knob) = knobs.iter().find(|k| k.env && k.flag == *name) else {
+                return Some((name.clone(), value.clone()));
+            };
+            let value = knob_value(knob, value).ok()?;
+            let default = knob.default.as_deref().map(|d| knob_value(knob, d));
+            (default != Some(Ok(value.clone()))).then(|| (name.clone(), value))
+        })
+        .collect()
 }
 
 /// Whether `flag value` may be launched: `flag` is a knob and `value` fits it.
@@ -296,6 +319,15 @@ fn check_launch_arg(
     let name = normalise_flag(flag);
     let flag = shown(flag);
     let Some(knob) = knobs.iter().find(|k| k.name == name) else {
+        if let Some(variable) = knobs
+            .iter()
+            .find(|k| k.env && normalise_flag(&k.flag) == name)
+        {
+            return Err(format!(
+                "{} is an environment variable the job reads, not a flag: set it under env",
+                variable.flag
+            ));
+        }
         if frozen.iter().any(|f| normalise_flag(f) == name) {
             return Err(format!(
                 "{flag} is frozen by the user (--freeze): no experiment may change it"
@@ -305,7 +337,16 @@ fn check_launch_arg(
             "{flag} is not a knob of this script (the workload, paths and unknown flags may not change)"
         );
         if list_knobs {
-            let names: Vec<&str> = knobs.iter().map(|k| k.flag.as_str()).collect();
+            let names: Vec<String> = knobs
+                .iter()
+                .map(|k| {
+                    if k.env {
+                        format!("env {}", k.flag)
+                    } else {
+                        k.flag.clone()
+                    }
+                })
+                .collect();
             message.push_str(&format!(
                 "; the knobs are: {}",
                 if names.is_empty() {

@@ -476,3 +476,118 @@ main()
     let names: Vec<&str> = found.iter().map(|k| k.name.as_str()).collect();
     assert_eq!(names, ["workers"], "{found:?}");
 }
+
+const ENV_SCRIPT: &str = r#"
+import argparse, os
+from spdl.pipeline import PipelineBuilder, run_pipeline_in_subprocess
+
+THREADS = int(os.environ.get("LOADER_THREADS", "2"))
+CROP = int(os.environ.get("CROP", "112"))
+SUBPROCESS_TEST
+
+def crop(x):
+    return x[:CROP]
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=10)
+    args = p.parse_args()
+    print(os.environ["HOME"], os.getenv("RANK", "0"))
+    builder = (PipelineBuilder().add_source(range(10))
+               .pipe(crop, concurrency=int(os.getenv("DECODE_WORKERS", 4)), name="decode")
+               .aggregate(8).add_sink(2))
+    BRANCH
+"#;
+
+#[test]
+fn environment_variables_that_size_the_pipeline_are_knobs_and_the_rest_is_not() {
+    let cases = [
+        (
+            r#"USE_MP = os.environ.get("USE_MP", "0") == "1""#,
+            "if USE_MP:\n        it = run_pipeline_in_subprocess(builder, num_threads=THREADS)\n    else:\n        it = builder.build(num_threads=THREADS)",
+            ("0", "1"),
+        ),
+        (
+            "",
+            "if os.getenv(\"USE_MP\") != \"1\":\n        it = builder.build(num_threads=THREADS)\n    else:\n        it = run_pipeline_in_subprocess(builder, num_threads=THREADS)",
+            ("0", "1"),
+        ),
+        (
+            "",
+            "it = run_pipeline_in_subprocess(builder, num_threads=THREADS) if int(os.environ.get(\"USE_MP\", 0)) else builder.build(num_threads=THREADS)",
+            ("0", "1"),
+        ),
+    ];
+    for (test, branch, (off, on)) in cases {
+        let script = ENV_SCRIPT
+            .replace("SUBPROCESS_TEST", test)
+            .replace("BRANCH", branch);
+        let found = knobs_of(&script);
+        let by = |name: &str| found.iter().find(|k| k.name == name);
+        let threads = by("env:LOADER_THREADS").unwrap_or_else(|| panic!("{found:?}"));
+        assert!(
+            threads.env && threads.role == KnobRole::Threads,
+            "{threads:?}"
+        );
+        assert_eq!(threads.flag, "LOADER_THREADS");
+        assert_eq!(threads.default.as_deref(), Some("2"));
+        assert_eq!(threads.setting_text("8"), "LOADER_THREADS=8");
+        let decode = by("env:DECODE_WORKERS").unwrap();
+        assert_eq!(
+            decode.role,
+            KnobRole::Concurrency {
+                stage: Some("decode".to_owned())
+            }
+        );
+        assert_eq!(decode.default.as_deref(), Some("4"));
+        let mp = by("env:USE_MP").unwrap_or_else(|| panic!("{branch}: {found:?}"));
+        assert_eq!(
+            mp.role,
+            KnobRole::Subprocess {
+                value: on.to_owned()
+            },
+            "{branch}"
+        );
+        assert_eq!(mp.default.as_deref(), Some(off), "{branch}");
+        // CROP changes what is computed; HOME and RANK are the machine's.
+        for name in ["env:CROP", "env:HOME", "env:RANK", "crop"] {
+            assert!(by(name).is_none(), "{name}: {found:?}");
+        }
+        let options = {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("train.py");
+            std::fs::write(&path, &script).unwrap();
+            runtime()
+                .block_on(knobs::read_options(&python(), &path))
+                .unwrap()
+        };
+        let table = knobs::table_text(&options, &found);
+        assert!(table.contains("env LOADER_THREADS"), "{table}");
+        let markdown = knobs::table_markdown(&found);
+        assert!(
+            markdown.contains("`LOADER_THREADS` (environment variable: set it under `env`)"),
+            "{markdown}"
+        );
+    }
+    // `--freeze LOADER_THREADS` keeps the variable out.
+    let script = ENV_SCRIPT
+        .replace("SUBPROCESS_TEST", "")
+        .replace("BRANCH", "it = builder.build(num_threads=THREADS)");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.py");
+    std::fs::write(&path, &script).unwrap();
+    let options = runtime()
+        .block_on(knobs::read_options(&python(), &path))
+        .unwrap();
+    let frozen = knobs::knobs_from(&options, &[], &["LOADER_THREADS".to_owned()]).unwrap();
+    assert!(frozen.iter().all(|k| k.name != "env:LOADER_THREADS"));
+    // A variable set on the base command is the knob's default there.
+    let found = knobs::knobs_from(&options, &[], &[]).unwrap();
+    let with = knobs::with_command_defaults(&found, "LOADER_THREADS=6 python train.py --steps 3");
+    assert_eq!(
+        with.iter()
+            .find(|k| k.name == "env:LOADER_THREADS")
+            .and_then(|k| k.default.as_deref()),
+        Some("6")
+    );
+}

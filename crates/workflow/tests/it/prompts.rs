@@ -119,6 +119,7 @@ fn plan_prompt() {
         value_kind: Some(kind),
         evidence: None,
         pipeline: None,
+        env: false,
     };
     let table = table_markdown(&[
         knob("--batch-size", KnobRole::BatchSize, "4", KnobKind::Integer),

@@ -32,6 +32,7 @@ fn knob(flag: &str, role: KnobRole, kind: KnobKind, range: Option<(i64, i64)>) -
         value_kind: Some(kind),
         evidence: None,
         pipeline: None,
+        env: false,
     }
 }
 
@@ -363,4 +364,75 @@ fn values_are_read_as_the_knob_takes_them() {
     assert_eq!(knob_value(&k[2], "0").unwrap(), "false");
     assert!(knob_value(&k[2], "--yes").is_err());
     assert_eq!(knob_value(&k[3], "MTP").unwrap(), "mtp");
+}
+
+#[test]
+fn the_jobs_own_environment_knobs_are_set_under_env_and_checked_like_flags() {
+    let mut knobs = knobs();
+    knobs.push(Knob {
+        flag: "LOADER_THREADS".to_owned(),
+        name: "env:LOADER_THREADS".to_owned(),
+        env: true,
+        ..knob(
+            "--loader-threads",
+            KnobRole::Threads,
+            KnobKind::Integer,
+            Some((1, 32)),
+        )
+    });
+    let with_env = |name: &str, pairs: &[(&str, &str)]| {
+        let mut p = proposal(name, &[]);
+        p.env = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        p
+    };
+    let p = plan(
+        PlanAction::Launch,
+        vec![
+            with_env("threads", &[("LOADER_THREADS", "8.0")]),
+            with_env("too_many", &[("LOADER_THREADS", "64")]),
+            with_env("at_default", &[("LOADER_THREADS", "1")]),
+            proposal("as_flag", &[("--LOADER_THREADS", "4")]),
+        ],
+    );
+    let completed = BTreeMap::new();
+    let out = screen(
+        &p,
+        &Screen {
+            knobs: &knobs,
+            frozen: &[],
+            existing: &[],
+            completed: &completed,
+            anchor: None,
+            cap: 10,
+        },
+    );
+    let names: Vec<&str> = out.accepted.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["threads"], "{out:?}");
+    assert_eq!(
+        out.accepted[0]
+            .env
+            .get("LOADER_THREADS")
+            .map(String::as_str),
+        Some("8"),
+        "the value as the knob takes it"
+    );
+    let reason = |name: &str| {
+        out.dropped
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason("too_many").contains("1..=32") || reason("too_many").contains("32"),
+        "{out:?}"
+    );
+    assert!(reason("at_default").contains("changes nothing"), "{out:?}");
+    assert!(
+        reason("as_flag").contains("LOADER_THREADS is an environment variable the job reads"),
+        "{out:?}"
+    );
 }

@@ -50,6 +50,7 @@ fn knob(flag: &str, kind: KnobKind) -> Knob {
         value_kind: Some(kind),
         evidence: None,
         pipeline: None,
+        env: false,
     }
 }
 
@@ -153,4 +154,31 @@ fn only_planned_mtp_and_repair_experiments_change_code() {
     assert!(spec.changes_code());
     spec.description = "  ".to_owned();
     assert!(!spec.changes_code(), "a flag-only experiment");
+}
+
+#[test]
+fn an_inline_assignment_of_an_environment_knob_takes_the_experiments_value() {
+    let threads = Knob {
+        flag: "LOADER_THREADS".to_owned(),
+        name: "env:LOADER_THREADS".to_owned(),
+        env: true,
+        value_kind: Some(KnobKind::Integer),
+        ..knob("--unused", KnobKind::Integer)
+    };
+    let env = args(&[("LOADER_THREADS", "8"), ("OMP_NUM_THREADS", "2")]);
+    // The shell would let `LOADER_THREADS=2` on the command line win over the job's
+    // environment.
+    assert_eq!(
+        autoresearch_workflow::apply_env_knobs(
+            "env LOADER_THREADS=2 OTHER=1 python train.py LOADER_THREADS=9",
+            &env,
+            std::slice::from_ref(&threads)
+        ),
+        "env LOADER_THREADS=8 OTHER=1 python train.py LOADER_THREADS=9"
+    );
+    // Without an assignment on the command line, the command is left alone.
+    assert_eq!(
+        autoresearch_workflow::apply_env_knobs("python train.py", &env, &[threads]),
+        "python train.py"
+    );
 }
