@@ -76,6 +76,9 @@ struct Stage<'a> {
 struct Sized {
     candidate: Candidate,
     raises_loader: bool,
+    /// Some stage cannot deliver what the step needs at any concurrency: its measured
+    /// throughput peaks (contention) below the need.
+    capped: bool,
 }
 
 /// Appends the sized moves and contention tests. While the best waits for data, a move
@@ -86,7 +89,11 @@ pub(super) fn propose(p: &mut Proposals<'_>, data_bound: bool) {
         return;
     };
     let same_batch = sized(p, &facts, 1);
+    // A stage held below the need by contention delivers no more items per ms for a
+    // bigger batch, which only needs more of them: the batch waits for another fix.
+    p.loader_capped = data_bound && same_batch.as_ref().is_some_and(|s| s.capped);
     let larger_batch = match batch_factor(p, &facts) {
+        _ if p.loader_capped => None,
         1 => None,
         factor => sized(p, &facts, factor),
     };
@@ -345,10 +352,12 @@ fn sized(p: &Proposals<'_>, facts: &Facts<'_>, factor: i64) -> Option<Sized> {
         tags.push(BATCH_TAG.to_owned());
     }
     let mut raises_loader = false;
+    let mut capped = false;
     let mut nudges_only = factor == 1;
     for stage in &facts.stages {
         let rate = stage.items_per_step * factor as f64 / step_ms * HEADROOM;
-        let n = size_stage(stage, rate, &mut notes);
+        let (n, short) = size_stage(stage, rate, &mut notes);
+        capped |= short;
         if n != stage.current {
             config.insert(stage.knob.name.clone(), n.to_string());
             raises_loader |= n > stage.current;
@@ -407,12 +416,14 @@ fn sized(p: &Proposals<'_>, facts: &Facts<'_>, factor: i64) -> Option<Sized> {
             tags,
         },
         raises_loader,
+        capped,
     })
 }
 
 /// The concurrency that delivers `rate` items/ms, noted in `notes`: never past the
-/// fitted peak, and below the current value only on evidence of contention.
-fn size_stage(stage: &Stage<'_>, rate: f64, notes: &mut Vec<String>) -> i64 {
+/// fitted peak, and below the current value only on evidence of contention. With it,
+/// whether contention holds the stage below `rate` at every concurrency.
+fn size_stage(stage: &Stage<'_>, rate: f64, notes: &mut Vec<String>) -> (i64, bool) {
     let knob = stage.knob;
     let limit = knob
         .range
@@ -423,6 +434,7 @@ fn size_stage(stage: &Stage<'_>, rate: f64, notes: &mut Vec<String>) -> i64 {
     }
     let mut note = format!("{}: {rate:.2} items/ms needed", knob.name);
     let delivers = stage.fit.throughput(n as f64);
+    let capped = delivers < rate && stage.fit.peak().is_some();
     if delivers < rate {
         let _ = write!(
             note,
@@ -442,7 +454,7 @@ fn size_stage(stage: &Stage<'_>, rate: f64, notes: &mut Vec<String>) -> i64 {
     }
     let _ = write!(note, " → {n}");
     notes.push(note);
-    n
+    (n, capped)
 }
 
 /// For each stage whose latencies put its throughput peak below its concurrency, with

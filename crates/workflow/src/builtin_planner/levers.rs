@@ -124,13 +124,15 @@ fn data_bound_levers(p: &mut Proposals<'_>) {
         &format!("{why}: a larger thread budget lets every stage reach its concurrency"),
         CONCURRENCY_TAG,
     );
-    raise_role(
-        p,
-        KnobRole::BatchSize,
-        &[2.0],
-        &format!("{why}: {BIGGER_BATCHES}"),
-        BATCH_TAG,
-    );
+    if !p.loader_capped {
+        raise_role(
+            p,
+            KnobRole::BatchSize,
+            &[2.0],
+            &format!("{why}: {BIGGER_BATCHES}"),
+            BATCH_TAG,
+        );
+    }
     for knob in &bottleneck {
         p.raise(knob, &[0.5], &why, CONCURRENCY_TAG);
     }

@@ -137,6 +137,9 @@ struct Proposals<'a> {
     why: String,
     /// Whether the best still waits for data.
     data_bound: bool,
+    /// Whether contention holds a loader stage below what the step needs (set by the
+    /// sizing): then a bigger batch cannot help until something else changes.
+    loader_capped: bool,
     /// The observations, flag names normalised, environment as `env:NAME`.
     observed: Vec<(Config, &'a RunSummary)>,
     candidates: Vec<Candidate>,
@@ -302,6 +305,7 @@ pub fn plan(view: &PlannerView<'_>) -> PlanAnswer {
         base,
         why,
         data_bound,
+        loader_capped: false,
         observed,
         candidates: Vec::new(),
     };
