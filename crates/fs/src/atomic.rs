@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Temporary files carry this marker so a later start can sweep the ones a killed
 /// process left behind.
-pub(crate) const TMP_MARKER: &str = ".tmp.";
+pub const TMP_MARKER: &str = ".tmp.";
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -41,12 +41,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Makes a rename or file creation in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// The directory holding `path` (`.` for a bare file name).
-pub(crate) fn parent_dir(path: &Path) -> &Path {
+pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -54,7 +54,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Removes temporary files that an interrupted [`write_atomic`] of `target` left behind.
-pub(crate) fn sweep_stale_tmp(target: &Path) {
+pub fn sweep_stale_tmp(target: &Path) {
     let dir = parent_dir(target);
     let Some(name) = target.file_name() else {
         return;

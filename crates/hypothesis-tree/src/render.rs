@@ -332,12 +332,10 @@ pub fn write_tree_pictures(
     register_font();
     let svg_path = dir.join("hypothesis_tree.svg");
     let svg = tree_svg(tree, best)?;
-    autoresearch_runner_core::write_atomic(&svg_path, svg.as_bytes()).map_err(|source| {
-        TreeError::Io {
-            action: "write",
-            path: svg_path.clone(),
-            source,
-        }
+    autoresearch_fs::write_atomic(&svg_path, svg.as_bytes()).map_err(|source| TreeError::Io {
+        action: "write",
+        path: svg_path.clone(),
+        source,
     })?;
     let drawing = plan(tree);
     let scale = png_scale(drawing.size);

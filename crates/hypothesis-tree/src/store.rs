@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use autoresearch_runner_core::write_atomic;
+use autoresearch_fs::write_atomic;
 
 use crate::error::TreeError;
 use crate::node::HypothesisNode;

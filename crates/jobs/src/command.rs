@@ -150,7 +150,7 @@ impl CommandPlatform {
             return Err(JobsError::Command {
                 command: script,
                 reason: format!("exited with {}", finished.status),
-                tail: finished.tail(),
+                tail: finished.tail(4000),
             });
         }
         Ok((finished.stdout, finished.stderr))
@@ -209,11 +209,8 @@ impl CommandPlatform {
                 return Ok(JobId(id));
             }
         }
-        autoresearch_runner_core::write_atomic(
-            &intent,
-            jiff::Timestamp::now().to_string().as_bytes(),
-        )
-        .map_err(|err| JobsError::io("write", &intent, err))?;
+        autoresearch_fs::write_atomic(&intent, jiff::Timestamp::now().to_string().as_bytes())
+            .map_err(|err| JobsError::io("write", &intent, err))?;
         let vars = self.job_vars(request)?;
         let (stdout, stderr) = self.run_template(&self.templates.launch, &vars).await?;
         let output = format!("{stdout}{stderr}");

@@ -41,8 +41,7 @@ pub(crate) fn write_record(root: &Path, name: &str, launched: &Launched) -> Resu
     let path = record_path(root, name);
     let bytes = serde_json::to_vec(launched)
         .map_err(|err| JobsError::io("serialise", &path, std::io::Error::other(err)))?;
-    autoresearch_runner_core::write_atomic(&path, &bytes)
-        .map_err(|err| JobsError::io("write", path, err))
+    autoresearch_fs::write_atomic(&path, &bytes).map_err(|err| JobsError::io("write", path, err))
 }
 
 /// The name and record of the job with this id (a scan of `root`).

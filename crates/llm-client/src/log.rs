@@ -73,12 +73,12 @@ impl CallLog {
             source,
         })?;
         let path = self.dir.join(format!("{stem}_{suffix}"));
-        autoresearch_runner_core::write_atomic(&path, self.redact(text).as_bytes()).map_err(
-            |source| LlmError::Io {
+        autoresearch_fs::write_atomic(&path, self.redact(text).as_bytes()).map_err(|source| {
+            LlmError::Io {
                 path: path.clone(),
                 source,
-            },
-        )?;
+            }
+        })?;
         Ok(path)
     }
 }

@@ -90,7 +90,6 @@
 //! 4. A damaged snapshot, or a damaged journal line other than a torn last one, is an
 //!    error naming the file — never a panic and never a silently empty queue.
 
-mod atomic;
 pub mod checkpoint;
 mod engine;
 mod error;
@@ -99,7 +98,6 @@ mod shutdown;
 mod spec;
 mod workflow;
 
-pub use atomic::write_atomic;
 pub use checkpoint::{Checkpoint, CheckpointStats, CheckpointStatus, CompactionPolicy, SpecRecord};
 pub use engine::{Counts, Engine, EngineConfig, RunReport};
 pub use error::{BoxError, CheckpointError, EngineError};

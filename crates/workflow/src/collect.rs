@@ -200,7 +200,7 @@ pub(crate) async fn analyse(
         .await
         .map_err(|err| fail(format!("the analysis failed: {err}")))?;
     if let Ok(bytes) = serde_json::to_vec_pretty(&answer) {
-        let _ = autoresearch_runner_core::write_atomic(&stored, &bytes);
+        let _ = autoresearch_fs::write_atomic(&stored, &bytes);
     }
     Ok(Some(answer))
 }
@@ -222,6 +222,6 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
 pub(crate) fn write_summary(run_dir: &Path, summary: &RunSummary) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     std::fs::create_dir_all(run_dir.join("metrics"))?;
-    autoresearch_runner_core::write_atomic(&run_dir.join("metrics").join("summary.json"), &bytes)?;
-    autoresearch_runner_core::write_atomic(&run_dir.join("summary.json"), &bytes)
+    autoresearch_fs::write_atomic(&run_dir.join("metrics").join("summary.json"), &bytes)?;
+    autoresearch_fs::write_atomic(&run_dir.join("summary.json"), &bytes)
 }

@@ -395,6 +395,13 @@ impl RunConfig {
                 "pass the command that launches one training job",
             ));
         }
+        if crate::command_words::unbalanced_quotes(&self.base_launch_command) {
+            return Err(invalid(
+                "--base-launch-command",
+                "it has a quote that never closes, so the shell could not run it",
+                "close the quote (a value with spaces goes in '…' or \"…\")",
+            ));
+        }
         let mentions_image = self.base_launch_command.contains("$IMAGE")
             || self.base_launch_command.contains("${IMAGE}");
         if self.build_command.is_some() && !mentions_image {
@@ -636,6 +643,6 @@ impl RunConfig {
         std::fs::create_dir_all(workdir).map_err(|err| fail(err.to_string()))?;
         let mut bytes = serde_json::to_vec_pretty(self).map_err(|err| fail(err.to_string()))?;
         bytes.push(b'\n');
-        autoresearch_runner_core::write_atomic(&path, &bytes).map_err(|err| fail(err.to_string()))
+        autoresearch_fs::write_atomic(&path, &bytes).map_err(|err| fail(err.to_string()))
     }
 }

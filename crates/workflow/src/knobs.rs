@@ -643,17 +643,17 @@ pub fn table_markdown(knobs: &[Knob]) -> String {
 /// makes it off).
 pub fn with_command_defaults(knobs: &[Knob], base_command: &str) -> Vec<Knob> {
     let mut knobs = knobs.to_vec();
-    let tokens: Vec<&str> = base_command.split_whitespace().collect();
+    let words = crate::command_words::CommandWords::parse(base_command);
+    let tokens: Vec<&str> = words.values().collect();
     // `LOADER_THREADS=8 python train.py` (or `env LOADER_THREADS=8 …`) sets a variable.
-    for token in tokens
-        .iter()
-        .skip_while(|t| **t == "env")
-        .take_while(|t| t.contains('=') && !t.starts_with('-'))
+    for token in crate::spec::leading_assignments(&words)
+        .into_iter()
+        .filter_map(|i| tokens.get(i))
     {
         if let Some((variable, value)) = token.split_once('=')
             && let Some(knob) = knobs.iter_mut().find(|k| k.env && k.flag == variable)
         {
-            knob.default = Some(value.trim_matches(['\'', '"']).to_owned());
+            knob.default = Some(value.to_owned());
         }
     }
     for (i, token) in tokens.iter().enumerate() {
@@ -678,7 +678,7 @@ pub fn with_command_defaults(knobs: &[Knob], base_command: &str) -> Vec<Knob> {
             KnobKind::Switch | KnobKind::Toggle => knob.default = Some("true".to_owned()),
             KnobKind::Integer | KnobKind::Choice => {
                 if let Some(value) = value.filter(|v| !v.starts_with("--")) {
-                    knob.default = Some(value.trim_matches(['\'', '"']).to_owned());
+                    knob.default = Some(value.to_owned());
                 }
             }
         }
@@ -708,44 +708,27 @@ pub struct Instrumented {
 /// Runs `script_tool.py <command> <script>` with `python`. The helper's source goes in
 /// on standard input (`python - <command> <script>`), so no copy of it is left on disk.
 async fn run_tool(python: &Path, command: &str, script: &Path) -> Result<Vec<u8>, String> {
-    use tokio::io::AsyncWriteExt as _;
-    let cannot_run = |e: std::io::Error| {
-        format!(
-            "cannot run {}: {e} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)",
-            python.display()
-        )
-    };
-    let mut child = tokio::process::Command::new(python)
+    let output = autoresearch_fs::process::Command::new(python)
         .arg("-")
         .arg(command)
         .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(cannot_run)?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| "the script reader's input could not be opened".to_owned())?;
-    let run = async move {
-        stdin.write_all(SCRIPT_TOOL.as_bytes()).await?;
-        // Closing its input starts the helper.
-        drop(stdin);
-        child.wait_with_output().await
-    };
-    let output = tokio::time::timeout(Duration::from_secs(60), run)
+        .stdin(SCRIPT_TOOL)
+        .timeout(Duration::from_secs(60))
+        .run()
         .await
-        .map_err(|_| "the script reader took over 60 s".to_owned())?
-        .map_err(cannot_run)?;
+        .map_err(|e| match e {
+            autoresearch_fs::process::ProcessError::TimedOut { .. } => {
+                "the script reader took over 60 s".to_owned()
+            }
+            other => format!("{other} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)"),
+        })?;
     if !output.status.success() {
         return Err(format!(
             "the script reader failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
+            output.stderr.trim()
         ));
     }
-    Ok(output.stdout)
+    Ok(output.stdout.into_bytes())
 }
 
 /// The script's `argparse` options.

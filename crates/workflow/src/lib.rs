@@ -21,6 +21,7 @@ pub mod branches;
 pub mod builtin_planner;
 pub mod clean;
 mod collect;
+mod command_words;
 mod config;
 mod context;
 pub mod describe;

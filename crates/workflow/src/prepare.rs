@@ -75,30 +75,24 @@ pub(crate) async fn verify_script(
     let old = dir.join("old.py");
     std::fs::write(&helper, VERIFY_SCRIPT).map_err(|e| e.to_string())?;
     std::fs::write(&old, old_text).map_err(|e| e.to_string())?;
-    let run = tokio::process::Command::new(python)
+    let output = autoresearch_fs::process::Command::new(python)
         .arg(&helper)
         .arg(&old)
         .arg(new_path)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .map_err(|_| "the script check took over 60 s".to_owned())?
-        .map_err(|e| {
-            format!(
-                "cannot run {}: {e} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)",
-                python.display()
-            )
-        });
+        .timeout(Duration::from_secs(60))
+        .run()
+        .await;
     drop(scratch);
-    let output = output?;
+    let output = output.map_err(|e| match e {
+        autoresearch_fs::process::ProcessError::TimedOut { .. } => {
+            "the script check took over 60 s".to_owned()
+        }
+        other => format!("{other} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)"),
+    })?;
     if !output.status.success() {
-        return Err(format!(
-            "the script check failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        return Err(format!("the script check failed: {}", output.stderr.trim()));
     }
-    let verdict: Verification = serde_json::from_slice(&output.stdout)
+    let verdict: Verification = serde_json::from_str(&output.stdout)
         .map_err(|e| format!("the script check printed something unexpected: {e}"))?;
     let mut problems = verdict.problems;
     if !verdict.probe {

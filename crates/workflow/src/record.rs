@@ -218,7 +218,7 @@ pub fn record(
     }
     // Files of the run.
     let interpretation = analysis_markdown(&id, &done, &comparison_text);
-    autoresearch_runner_core::write_atomic(&run_dir.join("analysis.md"), interpretation.as_bytes())
+    autoresearch_fs::write_atomic(&run_dir.join("analysis.md"), interpretation.as_bytes())
         .map_err(WorkflowError::io("write", run_dir.join("analysis.md")))?;
     let verdict = comparison
         .as_ref()
@@ -385,8 +385,7 @@ fn append_findings(
                 .replace('\n', " ");
         let _ = writeln!(text, "{marker} {one_line}");
     }
-    autoresearch_runner_core::write_atomic(path, text.as_bytes())
-        .map_err(WorkflowError::io("write", path))
+    autoresearch_fs::write_atomic(path, text.as_bytes()).map_err(WorkflowError::io("write", path))
 }
 
 fn analysis_markdown(id: &str, done: &Completion, comparison: &str) -> String {
@@ -522,8 +521,7 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
         }
     }
     let path = books.workdir().summary();
-    autoresearch_runner_core::write_atomic(&path, md.as_bytes())
-        .map_err(WorkflowError::io("write", &path))
+    autoresearch_fs::write_atomic(&path, md.as_bytes()).map_err(WorkflowError::io("write", &path))
 }
 
 /// Redraws `hypothesis_tree.png` (and `.svg`) and `progress.png`. Drawing problems are

@@ -237,7 +237,7 @@ pub async fn write_report(
     }
     md.push_str(&facts);
     let path = workdir.report();
-    autoresearch_runner_core::write_atomic(&path, md.as_bytes())
+    autoresearch_fs::write_atomic(&path, md.as_bytes())
         .map_err(WorkflowError::io("write", &path))?;
     Ok(path)
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use autoresearch_hypothesis_tree::HypothesisTree;
 use serde::{Deserialize, Serialize};
 
+use crate::command_words::CommandWords;
 use crate::knobs::{Knob, KnobKind};
 use crate::policy::ExperimentIdentity;
 
@@ -214,59 +215,91 @@ pub fn check_flag(flag: &str, value: &str) -> Result<(), FlagError> {
 /// [`normalise_flag`]. A value flag's existing `--flag value` or `--flag=value` gets the
 /// new value, otherwise it is appended. A knob that is an on/off switch (see
 /// [`KnobKind`]) is put on the command line for `true` and taken off for `false`; a
-/// toggle becomes `--flag` or `--no-flag`. Values are shell-quoted; flags must pass
-/// [`check_flag`].
+/// toggle becomes `--flag` or `--no-flag`. The command is read as shell words, so a
+/// quoted argument with spaces is one word and every word not changed stays as written;
+/// new values are quoted as needed; flags must pass [`check_flag`].
 pub fn apply_launch_args(
     base: &str,
     args: &BTreeMap<String, String>,
     knobs: &[Knob],
 ) -> Result<String, FlagError> {
-    let mut tokens: Vec<String> = base.split_whitespace().map(str::to_owned).collect();
+    let mut words = CommandWords::parse(base);
     for (flag, value) in args {
         check_flag(flag, value)?;
         let want = normalise_flag(flag);
         let kind = knobs.iter().find(|k| k.name == want).map(Knob::kind);
         match kind {
-            Some(KnobKind::Switch) => set_switch(&mut tokens, flag, &want, is_on(flag, value)?),
+            Some(KnobKind::Switch) => set_switch(&mut words, flag, &want, is_on(flag, value)?),
             Some(KnobKind::Toggle) => {
                 let on = is_on(flag, value)?;
                 let negated = format!("no_{want}");
-                tokens.retain(|t| {
-                    let name = normalise_flag(t);
-                    !(t.starts_with("--") && (name == want || name == negated))
+                words.retain(|w| {
+                    let name = normalise_flag(w);
+                    !(is_flag_word(w) && (name == want || name == negated))
                 });
                 let bare = flag.trim_start_matches('-');
-                tokens.push(if on {
+                words.push(&if on {
                     format!("--{bare}")
                 } else {
                     format!("--no-{bare}")
                 });
             }
-            _ => set_value(&mut tokens, flag, &want, value),
+            _ => set_value(&mut words, flag, &want, value),
         }
     }
-    Ok(tokens.join(" "))
+    Ok(words.join())
+}
+
+/// Whether a word is a flag on its own (`--name`, not `--name=value` or a value).
+fn is_flag_word(word: &str) -> bool {
+    word.starts_with('-') && !word.contains('=')
 }
 
 /// The command with the inline assignments it makes to the job's own variables
 /// (`LOADER_THREADS=4 python train.py`) set to the experiment's values: an assignment
 /// on the command line would otherwise win over the environment the job is given.
 pub fn apply_env_knobs(command: &str, env: &BTreeMap<String, String>, knobs: &[Knob]) -> String {
-    let mut tokens: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
-    let leading = tokens.iter().take_while(|t| *t == "env").count();
-    for token in tokens.iter_mut().skip(leading) {
-        let Some((variable, _)) = token.split_once('=').filter(|_| !token.starts_with('-')) else {
-            break;
+    let mut words = CommandWords::parse(command);
+    for i in leading_assignments(&words) {
+        let Some((variable, _)) = words.value(i).and_then(|w| w.split_once('=')) else {
+            continue;
         };
         let variable = variable.to_owned();
         if let Some(value) = env
             .get(&variable)
             .filter(|_| knobs.iter().any(|k| k.env && k.flag == variable))
         {
-            *token = format!("{variable}={}", quote_value(value));
+            words.set_after(i, &format!("{variable}="), value);
         }
     }
-    tokens.join(" ")
+    words.join()
+}
+
+/// The positions of the `NAME=value` words that open a command (after any `env`), at
+/// the start of the line and after each `&&`, `||`, `;` or `|`.
+pub(crate) fn leading_assignments(words: &CommandWords) -> Vec<usize> {
+    let is_assignment = |w: &str| {
+        w.split_once('=').is_some_and(|(name, _)| {
+            name.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    let values: Vec<&str> = words.values().collect();
+    let mut out = Vec::new();
+    let mut at_start = true;
+    for (i, word) in values.iter().enumerate() {
+        if matches!(*word, "&&" | "||" | ";" | "|") {
+            at_start = true;
+        } else if at_start && *word == "env" {
+        } else if at_start && is_assignment(word) {
+            out.push(i);
+        } else {
+            at_start = false;
+        }
+    }
+    out
 }
 
 /// A switch's value: `true` or `false`.
@@ -282,38 +315,37 @@ fn is_on(flag: &str, value: &str) -> Result<bool, FlagError> {
 }
 
 /// Puts the bare `flag` on the command line (`on`) or takes every copy of it off.
-fn set_switch(tokens: &mut Vec<String>, flag: &str, want: &str, on: bool) {
-    let present = |t: &String| t.starts_with('-') && !t.contains('=') && normalise_flag(t) == want;
+fn set_switch(words: &mut CommandWords, flag: &str, want: &str, on: bool) {
+    let present = |w: &str| is_flag_word(w) && normalise_flag(w) == want;
     if on {
-        if !tokens.iter().any(present) {
-            tokens.push(flag.to_owned());
+        if !words.values().any(present) {
+            words.push(flag);
         }
     } else {
-        tokens.retain(|t| !present(t));
+        words.retain(|w| !present(w));
     }
 }
 
-/// Sets `--flag value` (or `--flag=value`) in `tokens`, appending it when absent.
-fn set_value(tokens: &mut Vec<String>, flag: &str, want: &str, value: &str) {
-    let quoted = quote_value(value);
+/// Sets `--flag value` (or `--flag=value`) in `words`, appending it when absent.
+fn set_value(words: &mut CommandWords, flag: &str, want: &str, value: &str) {
     let mut replaced = false;
     let mut i = 0;
-    while i < tokens.len() {
-        let token = tokens[i].clone();
-        if token.starts_with('-') {
-            if let Some((name, _)) = token.split_once('=') {
+    while i < words.len() {
+        let word = words.value(i).unwrap_or_default().to_owned();
+        if word.starts_with('-') {
+            if let Some((name, _)) = word.split_once('=') {
                 if normalise_flag(name) == want {
-                    tokens[i] = format!("{name}={quoted}");
+                    words.set_after(i, &format!("{name}="), value);
                     replaced = true;
                 }
-            } else if normalise_flag(&token) == want && token.len() > 1 {
-                let has_value = tokens
-                    .get(i + 1)
+            } else if normalise_flag(&word) == want && word.len() > 1 {
+                let has_value = words
+                    .value(i + 1)
                     .is_some_and(|next| !next.starts_with("--"));
                 if has_value {
-                    tokens[i + 1] = quoted.clone();
+                    words.set(i + 1, value);
                 } else {
-                    tokens.insert(i + 1, quoted.clone());
+                    words.insert(i + 1, value);
                 }
                 i += 1;
                 replaced = true;
@@ -322,20 +354,7 @@ fn set_value(tokens: &mut Vec<String>, flag: &str, want: &str, value: &str) {
         i += 1;
     }
     if !replaced {
-        tokens.push(flag.to_owned());
-        tokens.push(quoted);
-    }
-}
-
-/// A value as one shell word; plain words stay readable.
-fn quote_value(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:=+,".contains(c));
-    if plain {
-        value.to_owned()
-    } else {
-        autoresearch_jobs::shell_quote(value)
+        words.push(flag);
+        words.push(value);
     }
 }

@@ -286,7 +286,7 @@ impl RunState {
             hint: "this is a bug",
         })?;
         bytes.push(b'\n');
-        autoresearch_runner_core::write_atomic(path, &bytes).map_err(|err| StateError {
+        autoresearch_fs::write_atomic(path, &bytes).map_err(|err| StateError {
             action: "write",
             path: path.display().to_string(),
             detail: err.to_string(),

@@ -127,7 +127,7 @@ pub fn write_views(
         let value = value.map_err(std::io::Error::other)?;
         let mut bytes = serde_json::to_vec_pretty(&value).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        autoresearch_runner_core::write_atomic(&path, &bytes)?;
+        autoresearch_fs::write_atomic(&path, &bytes)?;
         written.push(path);
     }
     Ok(written)

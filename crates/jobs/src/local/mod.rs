@@ -210,7 +210,7 @@ impl LocalPlatform {
             return Ok(());
         }
         let marker = dir.join(CANCEL);
-        autoresearch_runner_core::write_atomic(&marker, record::now().as_bytes())
+        autoresearch_fs::write_atomic(&marker, record::now().as_bytes())
             .map_err(|err| JobsError::io("write", &marker, err))?;
         let started = tokio::time::Instant::now();
         let mut termed: Option<i32> = None;

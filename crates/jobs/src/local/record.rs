@@ -61,8 +61,7 @@ pub(crate) fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T
 pub(crate) fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), JobsError> {
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|err| JobsError::io("serialise", path, std::io::Error::other(err)))?;
-    autoresearch_runner_core::write_atomic(path, &bytes)
-        .map_err(|err| JobsError::io("write", path, err))
+    autoresearch_fs::write_atomic(path, &bytes).map_err(|err| JobsError::io("write", path, err))
 }
 
 /// This boot's id: a pid is only meaningful within one boot.

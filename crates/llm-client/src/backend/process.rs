@@ -1,24 +1,15 @@
-//! Running an agent CLI: prompt on stdin, output captured, the whole process group
-//! killed when the call is dropped (a timeout, a cancelled experiment).
+//! Running an agent CLI through the project's process runner: prompt on stdin, output
+//! captured, the whole process group killed when the call is dropped (a timeout, a
+//! cancelled experiment).
 
 use std::path::Path;
-use std::process::Stdio;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
+use autoresearch_fs::process::{Command, ProcessError};
 
 use crate::error::LlmError;
 
-/// Kills a process group when dropped.
-struct GroupGuard(Option<rustix::process::Pid>);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-    }
-}
+/// How much of an agent's stderr an error keeps.
+const STDERR_TAIL: usize = 4000;
 
 /// The output of a finished agent program.
 pub(crate) struct ProgramOutput {
@@ -37,76 +28,36 @@ pub(crate) async fn run_program(
     stdin: &str,
     install_hint: &str,
 ) -> Result<ProgramOutput, LlmError> {
-    let mut child = Command::new(program)
+    let finished = Command::new(program)
         .args(args)
         .current_dir(cwd)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|err| match err.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                LlmError::NotInstalled {
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(stdin)
+        .run()
+        .await
+        .map_err(|err| {
+            if err.is_not_found() {
+                return LlmError::NotInstalled {
                     program: program.display().to_string(),
                     hint: install_hint.to_owned(),
-                }
+                };
             }
-            _ => LlmError::ProgramFailed {
+            let status = match err {
+                ProcessError::Start { source, .. } => format!("could not start: {source}"),
+                ProcessError::Wait { source, .. } => format!("could not be waited for: {source}"),
+                ProcessError::TimedOut { after, .. } => format!("timed out after {after:?}"),
+            };
+            LlmError::ProgramFailed {
                 program: program.display().to_string(),
-                status: format!("could not start: {err}"),
+                status,
                 stderr: String::new(),
-            },
+            }
         })?;
-    let _group = GroupGuard(
-        child
-            .id()
-            .and_then(|pid| rustix::process::Pid::from_raw(pid as i32)),
-    );
-    let mut input = child.stdin.take();
-    let mut out_pipe = child.stdout.take();
-    let mut err_pipe = child.stderr.take();
-    let write = async {
-        if let Some(mut pipe) = input.take() {
-            let _ = pipe.write_all(stdin.as_bytes()).await;
-            let _ = pipe.shutdown().await;
-        }
-    };
-    let read_out = async {
-        let mut bytes = Vec::new();
-        if let Some(pipe) = out_pipe.as_mut() {
-            let _ = pipe.read_to_end(&mut bytes).await;
-        }
-        bytes
-    };
-    let read_err = async {
-        let mut bytes = Vec::new();
-        if let Some(pipe) = err_pipe.as_mut() {
-            let _ = pipe.read_to_end(&mut bytes).await;
-        }
-        bytes
-    };
-    let ((), out, err, status) = tokio::join!(write, read_out, read_err, child.wait());
-    let status = status.map_err(|err| LlmError::ProgramFailed {
-        program: program.display().to_string(),
-        status: format!("could not be waited for: {err}"),
-        stderr: String::new(),
-    })?;
-    let stderr = String::from_utf8_lossy(&err).into_owned();
     Ok(ProgramOutput {
-        success: status.success(),
-        status: status.to_string(),
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: stderr
-            .chars()
-            .rev()
-            .take(4000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect(),
+        success: finished.status.success(),
+        status: finished.status.to_string(),
+        stderr: autoresearch_fs::text::tail(&finished.stderr, STDERR_TAIL).to_owned(),
+        stdout: finished.stdout,
     })
 }
 

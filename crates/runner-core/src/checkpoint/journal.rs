@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::format::{JournalOp, SCHEMA_VERSION};
-use crate::atomic::write_atomic;
 use crate::error::CheckpointError;
+use autoresearch_fs::write_atomic;
 
 /// The ops that follow a header for `generation`; an absent or stale journal gives none.
 pub(super) fn read(path: &Path, generation: u64) -> Result<Vec<JournalOp>, CheckpointError> {

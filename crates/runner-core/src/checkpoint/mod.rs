@@ -39,8 +39,8 @@ pub(crate) use state::SchedulerState;
 pub(crate) use store::CheckpointStore;
 pub use store::{CheckpointStats, CompactionPolicy};
 
-use crate::atomic::write_atomic;
 use crate::error::CheckpointError;
+use autoresearch_fs::write_atomic;
 
 /// File name of the snapshot inside the checkpoint directory.
 pub const SNAPSHOT_FILE: &str = "checkpoint.json";

@@ -6,11 +6,11 @@ use std::path::Path;
 use super::format::{CheckpointStatus, JournalOp, SpecRecord};
 use super::state::{Rejection, RunningSpec, SchedulerState};
 use super::{CheckpointPaths, journal, load_state, write_snapshot};
-use crate::atomic::sweep_stale_tmp;
 use crate::error::CheckpointError;
 use crate::queue::QueuedSpec;
 use crate::spec::WorkSpec;
 use crate::workflow::{ResumeInfo, Start};
+use autoresearch_fs::sweep_stale_tmp;
 
 /// When the snapshot is rewritten instead of appending to the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,6 +99,46 @@ fn on_off_knobs_are_put_on_or_taken_off_the_command_line() {
 }
 
 #[test]
+fn quoted_arguments_with_spaces_survive_every_flag_change() {
+    let knobs = [
+        knob("--use-subprocess", KnobKind::Switch),
+        knob("--prefetch", KnobKind::Toggle),
+    ];
+    let base = r#"cd "/src/my job" && LOADER_THREADS=2 python train.py --data-dir '/data/my set' --note "try --batch-size 4 --use-subprocess" --batch-size 8 --use-subprocess --batch-size=8 --tag=a\ b"#;
+    let out = apply_launch_args(
+        base,
+        &args(&[
+            ("--batch-size", "16"),
+            ("--use-subprocess", "false"),
+            ("--prefetch", "false"),
+            ("--data-dir", "/data/other set"),
+        ]),
+        &knobs,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        r#"cd "/src/my job" && LOADER_THREADS=2 python train.py --data-dir '/data/other set' --note "try --batch-size 4 --use-subprocess" --batch-size 16 --batch-size=16 --tag=a\ b --no-prefetch"#,
+        "words inside quotes are not flags; every copy of a flag changes; the rest stays as written"
+    );
+    let again = apply_launch_args(&out, &args(&[("--tag", "c d")]), &knobs).unwrap();
+    assert!(
+        again.ends_with("--batch-size=16 --tag='c d' --no-prefetch"),
+        "{again}"
+    );
+    let env = args(&[("LOADER_THREADS", "8 ")]);
+    let threads = Knob {
+        env: true,
+        ..knob("LOADER_THREADS", KnobKind::Integer)
+    };
+    assert_eq!(
+        autoresearch_workflow::apply_env_knobs(&out, &env, &[threads]),
+        out.replace("LOADER_THREADS=2", "LOADER_THREADS='8 '"),
+        "an inline assignment stays an assignment, its value quoted"
+    );
+}
+
+#[test]
 fn agent_values_cannot_become_shell_syntax() {
     let out = apply_launch_args("run", &args(&[("--name", "a; rm -rf / $(id)")]), &[]).unwrap();
     assert_eq!(out, "run --name 'a; rm -rf / $(id)'");
