@@ -139,6 +139,102 @@ mod tests {
         assert!(pending.is_empty(), "review these snapshots: {pending:?}");
     }
 
+    /// The lines of `section` (`[dependencies]`, …) in a manifest, up to the next header.
+    fn section<'a>(manifest: &'a str, header: &str) -> Vec<&'a str> {
+        manifest
+            .lines()
+            .skip_while(|line| line.trim() != header)
+            .skip(1)
+            .take_while(|line| !line.trim_start().starts_with('['))
+            .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+            .collect()
+    }
+
+    /// The dependency a manifest line names (`name.workspace = true`, `name = …`).
+    fn dependency_name(line: &str) -> &str {
+        let key = line.split('=').next().unwrap_or("").trim();
+        key.strip_suffix(".workspace").unwrap_or(key)
+    }
+
+    /// The allowed-dependency table of docs/architecture.md: crate → project crates.
+    fn allowed_dependencies() -> std::collections::BTreeMap<String, Vec<String>> {
+        let doc = fs::read_to_string(workspace_root().join("docs/architecture.md")).unwrap();
+        let table: Vec<&str> = doc
+            .lines()
+            .skip_while(|line| !line.starts_with("| crate | may depend on |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .collect();
+        assert!(
+            !table.is_empty(),
+            "docs/architecture.md lost its allowed-dependency table"
+        );
+        table
+            .iter()
+            .map(|row| {
+                let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+                let allowed = cells[1]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty() && *c != "–")
+                    .map(str::to_owned)
+                    .collect();
+                (cells[0].to_owned(), allowed)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn crates_depend_only_on_what_the_architecture_allows() {
+        let allowed = allowed_dependencies();
+        for dir in crate_dirs() {
+            let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let Some(may) = allowed.get(&folder) else {
+                panic!("docs/architecture.md has no row for crates/{folder}");
+            };
+            let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            for line in section(&manifest, "[dependencies]") {
+                let name = dependency_name(line);
+                if let Some(dep) = name.strip_prefix("autoresearch-") {
+                    assert!(
+                        may.iter().any(|m| m == dep),
+                        "crates/{folder} depends on autoresearch-{dep}, which docs/architecture.md does not allow (allowed: {may:?})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_workspace_dependency_is_used_by_a_member() {
+        let root = workspace_root();
+        let workspace = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let mut manifests: Vec<String> = crate_dirs()
+            .iter()
+            .map(|d| fs::read_to_string(d.join("Cargo.toml")).unwrap())
+            .collect();
+        manifests.push(fs::read_to_string(root.join("xtask/Cargo.toml")).unwrap());
+        let used = |name: &str| {
+            manifests.iter().any(|m| {
+                m.lines().any(|line| {
+                    let line = line.trim_start();
+                    !line.starts_with('#')
+                        && dependency_name(line) == name
+                        && line.contains("workspace")
+                })
+            })
+        };
+        let unused: Vec<&str> = section(&workspace, "[workspace.dependencies]")
+            .into_iter()
+            .map(dependency_name)
+            .filter(|name| !used(name))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "Cargo.toml declares workspace dependencies no member uses: {unused:?} (remove them, or use them)"
+        );
+    }
+
     fn collect_all(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

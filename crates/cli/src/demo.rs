@@ -64,7 +64,12 @@ fn run_checked(cmd: &mut Command, what: &str) -> Result<(), String> {
 
 /// The venv's Python, made if needed.
 fn venv_python(args: &DemoArgs, dir: &Path) -> Result<PathBuf, String> {
-    let venv = args.venv.clone().unwrap_or_else(|| dir.join("venv"));
+    // The jobs run in their own checkouts: a relative venv would name nothing there.
+    let venv = match &args.venv {
+        Some(venv) => std::path::absolute(venv)
+            .map_err(|e| format!("cannot resolve --venv {}: {e}", venv.display()))?,
+        None => dir.join("venv"),
+    };
     let python = venv.join("bin/python");
     let ready = || {
         Command::new(&python)

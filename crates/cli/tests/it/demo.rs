@@ -10,15 +10,16 @@ fn a_short_demo_finds_a_real_speedup_without_an_agent() {
     let root = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let dir = root.path().join("demo");
-    let venv = repo_root().join(".venv");
     let _ = python();
+    // A relative --venv, as a user types it: the jobs run in other folders.
     let child = autoresearch(home.path(), None)
+        .current_dir(repo_root())
         .args([
             "demo",
             "--dir",
             &dir.display().to_string(),
             "--venv",
-            &venv.display().to_string(),
+            ".venv",
         ])
         .args(["--steps", "60", "--max-experiments", "8", "--agent", "none"])
         .spawn()
