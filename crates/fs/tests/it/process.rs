@@ -19,6 +19,23 @@ fn alive(pid: i32) -> bool {
             .contains(") Z ")
 }
 
+/// Fails unless the helper whose pid is in `pid_file` is gone within a few seconds.
+fn assert_helper_gone(pid_file: &std::path::Path, after: &str) {
+    let helper: i32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(helper) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !alive(helper),
+        "the background helper {helper} outlived {after}"
+    );
+}
+
 #[test]
 fn input_goes_in_and_both_outputs_come_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,19 +97,7 @@ fn a_timeout_kills_the_whole_group_and_keeps_the_output() {
         }
         other => panic!("expected a timeout, got {other}"),
     }
-    let helper: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(helper) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        !alive(helper),
-        "the background helper {helper} outlived the timeout"
-    );
+    assert_helper_gone(&pid_file, "the timeout");
 }
 
 #[test]
@@ -108,19 +113,7 @@ fn a_dropped_call_kills_the_group() {
         // Give the shell time to start its helper, then abandon the call.
         let _ = tokio::time::timeout(Duration::from_millis(500), call).await;
     });
-    let helper: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(helper) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        !alive(helper),
-        "the helper {helper} outlived the abandoned call"
-    );
+    assert_helper_gone(&pid_file, "the abandoned call");
 }
 
 #[test]
