@@ -322,6 +322,7 @@ pub(crate) fn run_engine(
         python,
         progress: progress_sink(spinner.clone()),
         grace_period: Duration::from_secs(30),
+        poll_interval: poll_interval_override(),
     };
     let runtime = crate::runtime(true)?;
     let outcome = runtime.block_on(async {
@@ -346,4 +347,13 @@ pub(crate) fn run_engine(
             EXIT_FAILURE
         })
     })
+}
+
+/// `AUTORESEARCH_POLL_MS`: how often jobs are polled, for simulated jobs (the tests and
+/// benchmarks), whose runs take milliseconds. Real runs set `--poll-interval`.
+fn poll_interval_override() -> Option<Duration> {
+    std::env::var("AUTORESEARCH_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
 }

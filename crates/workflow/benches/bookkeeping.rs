@@ -10,15 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use autoresearch_hypothesis_tree::NodeStatus;
 use autoresearch_metrics::{Evidence, RunSummary};
 use autoresearch_runner_core::{Checkpoint, CheckpointStatus, SpecRecord, WorkSpec, checkpoint};
+use autoresearch_workflow::books::NewExperiment;
 use autoresearch_workflow::builtin_planner::{Observation, PlannerView, plan};
 use autoresearch_workflow::knobs::{Knob, KnobRole};
 use autoresearch_workflow::prompts::AnalysisAnswer;
 use autoresearch_workflow::record::{Completion, record};
 use autoresearch_workflow::{
-    Books, ExperimentKind, ExperimentSpec, RunConfig, RunRequest, Workdir,
+    Books, ExperimentKind, ExperimentSpec, JobEnd, RunConfig, RunRequest, Workdir,
 };
 
 const NODES: usize = 1000;
@@ -68,30 +68,33 @@ fn main() {
             .to_owned(),
         findings: vec!["Loading is the bottleneck.".to_owned()],
     };
+    let job_end = JobEnd {
+        status: "succeeded".to_owned(),
+        detail: String::new(),
+        stalled: false,
+        hard_capped: false,
+        probe_lines: 300,
+    };
     let mut queued: Vec<SpecRecord> = Vec::new();
     let mut complete_one = |books: &mut Books, i: usize| -> (Duration, Duration) {
         let mut spec = ExperimentSpec::new(ExperimentKind::Planned, format!("experiment_{i}"));
         spec.hypothesis = "More loader threads keep the sink full.".to_owned();
         spec.changes = vec![format!("load_concurrency={}", i % 32)];
-        let parent = books.tree.nodes().last().map(|n| n.node_id.clone());
+        let parent = books.tree().nodes().last().map(|n| n.node_id.clone());
         let id = books
-            .tree
-            .add(
-                &spec.name,
-                parent.as_deref().filter(|_| !i.is_multiple_of(3)),
-                serde_json::to_value(&spec).unwrap(),
-                0.0,
-            )
+            .add_child(NewExperiment {
+                spec: &spec,
+                parent: parent.as_deref().filter(|_| !i.is_multiple_of(3)),
+                priority: 0.0,
+            })
             .unwrap();
-        books.save_tree().unwrap();
         let started = Instant::now();
-        for status in [
-            NodeStatus::Preparing,
-            NodeStatus::Running,
-            NodeStatus::Analyzing,
-        ] {
-            books.transition(&id, status).unwrap();
-        }
+        // The engine's steps to `analyzing`, each saving the node (and the views).
+        books.start_preparing(&id, 1).unwrap();
+        books
+            .mark_launched(&id, &format!("job-{i}"), "2026-01-01T00:00:00Z")
+            .unwrap();
+        books.mark_job_ended(&id, &job_end).unwrap();
         let transitions = started.elapsed();
         let started = Instant::now();
         let _ = std::fs::create_dir_all(workdir.run(&id));
@@ -146,7 +149,7 @@ fn main() {
         let books = Books::open(&workdir).unwrap();
         let cp = checkpoint::load(&workdir.engine()).unwrap();
         assert!(cp.is_some());
-        assert!(books.tree.len() >= NODES);
+        assert!(books.tree().len() >= NODES);
         resumes.push(started.elapsed());
     }
     // A built-in planning round at this size: the observations gathered (a summary

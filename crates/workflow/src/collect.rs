@@ -185,7 +185,7 @@ pub(crate) async fn analyse(
             if diff.is_empty() {
                 "(no code change)".to_owned()
             } else {
-                truncate(&diff, 12_000)
+                autoresearch_fs::text::truncate_lines(&diff, 12_000)
             },
         ),
         ("LOG_TAIL", collected.log_tail.clone()),
@@ -203,19 +203,6 @@ pub(crate) async fn analyse(
         let _ = autoresearch_fs::write_atomic(&stored, &bytes);
     }
     Ok(Some(answer))
-}
-
-/// `text` cut to about `max` bytes at a line boundary, with a note.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = text[..end].rfind('\n').unwrap_or(end);
-    format!("{}\n[… {} more bytes]", &text[..cut], text.len() - cut)
 }
 
 /// Writes `runs/<id>/summary.json` and `metrics/summary.json`.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use autoresearch_jobs::Platform;
 use autoresearch_llm_client::LlmClient;
@@ -71,6 +71,8 @@ pub struct Context {
     pub exclusive: Option<tokio::sync::Mutex<()>>,
     /// When the pictures were last drawn.
     pictures_at: Mutex<Option<Instant>>,
+    /// How often jobs are polled.
+    pub poll_interval: Duration,
 }
 
 impl Context {
@@ -89,11 +91,12 @@ impl Context {
     ) -> Self {
         let branches = crate::branches::Branches::new(
             books
-                .state
+                .state()
                 .branch_namespace
                 .clone()
                 .unwrap_or_else(|| crate::branches::ROOT.to_owned()),
         );
+        let poll_interval = Duration::from_secs(config.poll_interval_s);
         Self {
             branches,
             workdir,
@@ -108,6 +111,7 @@ impl Context {
             started: Instant::now(),
             exclusive: None,
             pictures_at: Mutex::new(None),
+            poll_interval,
         }
     }
 
@@ -117,6 +121,15 @@ impl Context {
         self.books
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Polls jobs every `interval` instead of the configuration's interval (when given).
+    #[must_use]
+    pub fn with_poll_interval(mut self, interval: Option<Duration>) -> Self {
+        if let Some(interval) = interval {
+            self.poll_interval = interval;
+        }
+        self
     }
 
     /// Makes experiments take turns (for backends without isolated checkouts).
@@ -137,7 +150,7 @@ impl Context {
         if at.is_some_and(|t| t.elapsed() < PICTURE_INTERVAL) {
             return;
         }
-        crate::record::write_pictures(books);
+        crate::books::write_pictures(books);
         *at = Some(Instant::now());
     }
 

@@ -82,7 +82,13 @@ pub enum WorkflowError {
     },
     /// The scheduler failed.
     #[error("the engine failed: {0}")]
-    Engine(String),
+    Engine(#[from] autoresearch_runner_core::EngineError),
+    /// The tree refused a change (an unknown node, an illegal status change).
+    #[error("the experiment tree refused a change: {0}")]
+    Tree(#[from] autoresearch_hypothesis_tree::TreeError),
+    /// A record could not be encoded as JSON.
+    #[error("cannot encode a record as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
     /// A job platform cannot be set up.
     #[error("the job platform cannot be set up: {0}\nhint: check --platform and its settings")]
     Platform(String),

@@ -42,10 +42,10 @@ pub(crate) fn launch_command(
     let template = apply_launch_args(
         &ctx.config.base_launch_command,
         &spec.launch_args,
-        &ctx.books().state.knobs,
+        &ctx.books().state().knobs,
     )
     .map_err(|err| fail(format!("the experiment's launch flags are unusable: {err}")))?;
-    let template = apply_env_knobs(&template, &spec.env, &ctx.books().state.knobs);
+    let template = apply_env_knobs(&template, &spec.env, &ctx.books().state().knobs);
     let vars = Vars::new()
         .with("IMAGE", image)
         .with(
@@ -189,15 +189,7 @@ pub(crate) async fn watch(
     cancel: &CancelToken,
 ) -> Result<JobEnd, PollStop> {
     let timeout = Duration::from_secs(ctx.config.job_timeout_s);
-    // AUTORESEARCH_POLL_MS overrides the interval for simulated jobs (benchmarks and
-    // tests), whose runs take milliseconds.
-    let interval = std::env::var("AUTORESEARCH_POLL_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(
-            Duration::from_secs(ctx.config.poll_interval_s),
-            Duration::from_millis,
-        );
+    let interval = ctx.poll_interval;
     let launched = launched_at
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .unwrap_or_else(jiff::Timestamp::now);

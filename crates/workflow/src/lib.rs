@@ -30,7 +30,6 @@ mod execute;
 pub mod knobs;
 mod lifecycle;
 mod lock;
-pub mod master_table;
 pub mod planning;
 pub mod policy;
 mod prepare;
@@ -42,13 +41,16 @@ mod run;
 mod setup;
 mod spec;
 pub mod speedup;
-mod state;
+
 pub mod status;
-pub mod views;
 mod workdir;
 
 pub use agent::{AgentEnv, AgentSetupError, backend_for};
-pub use books::Books;
+pub(crate) use books::state;
+pub use books::state::{
+    HistoryEntry, PendingConfirmation, RunState, RunStatus, STATE_SCHEMA_VERSION, StateError,
+};
+pub use books::{Books, NodeResult, master_table, views};
 pub use config::{
     AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
     RunConfig, RunRequest, UPDATABLE,
@@ -63,8 +65,5 @@ pub use setup::{INSTRUMENT_MESSAGE, MANUAL_HINT};
 pub use spec::{
     ExperimentKind, ExperimentSpec, FlagError, apply_env_knobs, apply_launch_args, check_flag,
     node_of_kind, normalise_flag,
-};
-pub use state::{
-    HistoryEntry, PendingConfirmation, RunState, RunStatus, STATE_SCHEMA_VERSION, StateError,
 };
 pub use workdir::Workdir;

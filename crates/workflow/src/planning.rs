@@ -10,21 +10,19 @@ use autoresearch_hypothesis_tree::{FailureKind, FailurePhase, FailureRecord, Nod
 use autoresearch_llm_client::AgentCall;
 use autoresearch_runner_core::WorkSpec;
 
-use crate::books::Books;
+use crate::books::{Books, NewExperiment, Skipped, spec_of_node};
 use crate::context::Context;
 use crate::error::WorkflowError;
 use crate::policy::{
-    BEST_PRACTICES, ExperimentIdentity, RunProgress, StopLimits, StopReason, should_stop,
+    ExperimentIdentity, GateFacts, Practice, RoundFacts, RunProgress, StopLimits, StopReason,
+    before_job, practices_left, round_opens, round_stop,
 };
 use crate::prepare::failure;
-use crate::prompts::{self, PlanAnswer};
-use crate::record::find_kind;
+use crate::prompts::{self, PlanAnswer, PromptError};
 use crate::spec::{ExperimentKind, ExperimentSpec};
 
 /// The scheduler kind of every experiment spec.
 pub const SPEC_KIND: &str = "experiment";
-/// Start-up repairs per experiment.
-pub const MAX_REPAIRS: u32 = 2;
 pub use crate::policy::proposals::MAX_PROPOSALS;
 /// Priority of confirmation runs: before anything else.
 pub const CONFIRM_PRIORITY: f64 = -100.0;
@@ -34,28 +32,6 @@ pub fn work_spec(id: &str, priority: f64) -> WorkSpec {
     WorkSpec::new(id, priority)
         .with_kind(SPEC_KIND)
         .with_payload(serde_json::json!({ "node": { "node_id": id } }))
-}
-
-/// The spec stored in node `id`.
-pub fn spec_of(books: &Books, id: &str) -> Option<ExperimentSpec> {
-    books
-        .tree
-        .get(id)
-        .and_then(|n| serde_json::from_value(n.spec.clone()).ok())
-}
-
-fn add_node(
-    books: &mut Books,
-    spec: &ExperimentSpec,
-    parent: Option<&str>,
-    priority: f64,
-) -> Result<String, WorkflowError> {
-    let value = serde_json::to_value(spec).map_err(|err| WorkflowError::Engine(err.to_string()))?;
-    let id = books
-        .tree
-        .add(&spec.name, parent, value, priority)
-        .map_err(|err| WorkflowError::Engine(err.to_string()))?;
-    Ok(id)
 }
 
 /// The MTP seed's instructions.
@@ -73,64 +49,81 @@ pub const MTP_SKIP_REASON: &str = "no coding agent is configured, and no unfroze
 selects run_pipeline_in_subprocess (the knob reader looks for an if/else on the flag with the \
 subprocess call in one branch); moving the pipeline into a subprocess would be a code change";
 
+/// Priorities of the seeds: before anything else, in this order.
+const SEED_PRIORITIES: [f64; 3] = [-1000.0, -999.0, -998.0];
+
 /// Adds the seed experiments to an empty tree; returns their specs.
 pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, WorkflowError> {
-    let anchor = books.state.anchor_commit.clone();
-    let mut specs = Vec::new();
+    let anchor = books.state().anchor_commit.clone();
     let mut baseline = ExperimentSpec::new(ExperimentKind::Baseline, "baseline");
     baseline.hypothesis =
         "The instrumented script as it is: the reference for every comparison.".to_owned();
     baseline.change_summary = "baseline".to_owned();
-    baseline.base_commit.clone_from(&anchor);
     let mut head = ExperimentSpec::new(ExperimentKind::Headspace, "headspace");
     head.hypothesis = "Replaying cached batches removes data loading: the step time left is the compute-only floor.".to_owned();
     head.change_summary = "cached batches (floor)".to_owned();
     head.changes = vec!["headspace_cache".to_owned()];
     head.env
         .insert("AUTORESEARCH_HEADSPACE".to_owned(), "1".to_owned());
-    head.base_commit.clone_from(&anchor);
-    for (spec, priority) in [(baseline, -1000.0), (head, -999.0)] {
-        let id = add_node(books, &spec, None, priority)?;
-        specs.push(work_spec(&id, priority));
+    let (mtp, skipped) = match mtp_seed(ctx, books) {
+        Some(mtp) => (Some(mtp), None),
+        None => (
+            None,
+            Some(Skipped {
+                name: Practice::Mtp.tag().to_owned(),
+                reason: MTP_SKIP_REASON.to_owned(),
+                practice: Some(Practice::Mtp),
+            }),
+        ),
+    };
+    let mut seeds: Vec<ExperimentSpec> = [Some(baseline), Some(head), mtp]
+        .into_iter()
+        .flatten()
+        .collect();
+    for seed in &mut seeds {
+        seed.base_commit.clone_from(&anchor);
     }
+    let new: Vec<NewExperiment<'_>> = seeds
+        .iter()
+        .zip(SEED_PRIORITIES)
+        .map(|(spec, priority)| NewExperiment {
+            spec,
+            parent: None,
+            priority,
+        })
+        .collect();
+    let ids = books.add_seeds(&new, skipped)?;
+    Ok(ids
+        .iter()
+        .zip(SEED_PRIORITIES)
+        .map(|(id, priority)| work_spec(id, priority))
+        .collect())
+}
+
+/// The subprocess seed: a code change when an agent can make it, else the script's own
+/// flag that selects the subprocess; `None` when neither exists.
+fn mtp_seed(ctx: &Context, books: &Books) -> Option<ExperimentSpec> {
+    let mut mtp = ExperimentSpec::new(ExperimentKind::Mtp, Practice::Mtp.tag());
+    mtp.hypothesis = "Running the pipeline in a subprocess stops loader threads competing with the training loop for the GIL.".to_owned();
+    mtp.changes = vec![Practice::Mtp.tag().to_owned()];
+    mtp.tags = vec![Practice::Mtp.tag().to_owned()];
     if ctx.agent.is_some() {
-        let mut mtp = ExperimentSpec::new(ExperimentKind::Mtp, "mtp");
-        mtp.hypothesis = "Running the pipeline in a subprocess stops loader threads competing with the training loop for the GIL.".to_owned();
         mtp.description = MTP_DESCRIPTION.to_owned();
         mtp.change_summary = "pipeline in a subprocess".to_owned();
-        mtp.changes = vec!["mtp".to_owned()];
-        mtp.tags = vec!["mtp".to_owned()];
-        mtp.base_commit.clone_from(&anchor);
-        let id = add_node(books, &mtp, None, -998.0)?;
-        specs.push(work_spec(&id, -998.0));
-    } else if let Some((knob, value)) = books.state.knobs.iter().find_map(|k| match &k.role {
-        crate::knobs::KnobRole::Subprocess { value } => Some((k.clone(), value.clone())),
-        _ => None,
-    }) {
-        // No agent, but a flag of the script already selects the subprocess.
-        let mut mtp = ExperimentSpec::new(ExperimentKind::Mtp, "mtp");
-        mtp.hypothesis = "Running the pipeline in a subprocess stops loader threads competing with the training loop for the GIL.".to_owned();
-        mtp.change_summary = knob.setting_text(&value);
-        mtp.changes = vec!["mtp".to_owned()];
-        mtp.tags = vec!["mtp".to_owned()];
-        if knob.env {
-            mtp.env.insert(knob.flag.clone(), value);
-        } else {
-            mtp.launch_args.insert(knob.flag.clone(), value);
-        }
-        mtp.base_commit.clone_from(&anchor);
-        let id = add_node(books, &mtp, None, -998.0)?;
-        specs.push(work_spec(&id, -998.0));
-    } else {
-        books.state.skipped.push(serde_json::json!({
-            "name": "mtp",
-            "reason": MTP_SKIP_REASON,
-        }));
-        books.state.practices_tried.insert("mtp".to_owned());
+        return Some(mtp);
     }
-    books.save_tree()?;
-    books.save_state()?;
-    Ok(specs)
+    // No agent, but a flag of the script may already select the subprocess.
+    let (knob, value) = books.state().knobs.iter().find_map(|k| match &k.role {
+        crate::knobs::KnobRole::Subprocess { value } => Some((k, value.clone())),
+        _ => None,
+    })?;
+    mtp.change_summary = knob.setting_text(&value);
+    if knob.env {
+        mtp.env.insert(knob.flag.clone(), value);
+    } else {
+        mtp.launch_args.insert(knob.flag.clone(), value);
+    }
+    Some(mtp)
 }
 
 /// A start-up repair child of failed node `id`, when the policy allows one.
@@ -141,14 +134,15 @@ pub fn repair_child(
     failure: &FailureRecord,
     log_tail: &str,
 ) -> Result<Option<WorkSpec>, WorkflowError> {
-    let Some(spec) = spec_of(books, id) else {
+    let Some(spec) = books.spec_of(id) else {
         return Ok(None);
     };
-    let repairable = failure.kind == FailureKind::JobStartupFailed
-        && matches!(spec.kind, ExperimentKind::Mtp | ExperimentKind::Repair)
-        && spec.repair_attempt < MAX_REPAIRS
-        && ctx.agent.is_some();
-    if !repairable {
+    if !crate::policy::may_repair(
+        failure.kind,
+        spec.kind,
+        spec.repair_attempt,
+        ctx.agent.is_some(),
+    ) {
         return Ok(None);
     }
     let mut repair = spec.clone();
@@ -166,9 +160,12 @@ pub fn repair_child(
     repair.startup_failure = Some(log_tail.to_owned());
     repair.change_summary = format!("start-up repair {}", repair.repair_attempt);
     repair.repeat = true;
-    let priority = books.tree.get(id).map_or(0.0, |n| n.priority) - 0.01;
-    let child = add_node(books, &repair, Some(id), priority)?;
-    books.save_tree()?;
+    let priority = books.tree().get(id).map_or(0.0, |n| n.priority) - 0.01;
+    let child = books.add_child(NewExperiment {
+        spec: &repair,
+        parent: Some(id),
+        priority,
+    })?;
     ctx.say(&format!(
         "[{id}] failed while starting; queued repair {child}"
     ));
@@ -181,10 +178,10 @@ pub fn confirm_child(
     books: &mut Books,
     id: &str,
 ) -> Result<Option<WorkSpec>, WorkflowError> {
-    let Some(spec) = spec_of(books, id) else {
+    let Some(spec) = books.spec_of(id) else {
         return Ok(None);
     };
-    let commit = books.tree.get(id).and_then(|n| n.commit.clone());
+    let commit = books.tree().get(id).and_then(|n| n.commit.clone());
     let mut confirm = spec;
     confirm.kind = ExperimentKind::Confirm;
     confirm.name = format!("{}_confirm", confirm.name);
@@ -193,19 +190,18 @@ pub fn confirm_child(
     confirm.repeat = true;
     confirm.of_node = Some(id.to_owned());
     confirm.change_summary = "confirmation repeat".to_owned();
-    let child = add_node(books, &confirm, Some(id), CONFIRM_PRIORITY)?;
-    if let Some(p) = books.state.pending_confirmation.as_mut() {
-        p.confirm_node = child.clone();
-    }
-    books.save_tree()?;
-    books.save_state()?;
+    let child = books.add_confirmation(NewExperiment {
+        spec: &confirm,
+        parent: Some(id),
+        priority: CONFIRM_PRIORITY,
+    })?;
     ctx.say(&format!(
         "[{id}] beat the best; queued {child} to confirm it"
     ));
     Ok(Some(work_spec(&child, CONFIRM_PRIORITY)))
 }
 
-/// Whether every seed has finished.
+/// Whether every seed has finished (and there is a baseline).
 fn seeds_done(books: &Books) -> bool {
     [
         ExperimentKind::Baseline,
@@ -213,9 +209,13 @@ fn seeds_done(books: &Books) -> bool {
         ExperimentKind::Mtp,
     ]
     .into_iter()
-    .filter_map(|k| find_kind(books, k))
-    .all(|id| books.tree.get(&id).is_some_and(|n| n.status.is_terminal()))
-        && find_kind(books, ExperimentKind::Baseline).is_some()
+    .filter_map(|k| books.node_of_kind(k))
+    .all(|id| {
+        books
+            .tree()
+            .get(&id)
+            .is_some_and(|n| n.status.is_terminal())
+    }) && books.baseline().is_some()
 }
 
 /// What a finished node leads to.
@@ -246,86 +246,73 @@ pub fn limits(ctx: &Context) -> StopLimits {
 
 /// The run's progress against the stop rules.
 pub fn progress(ctx: &Context, books: &Books) -> RunProgress {
+    let state = books.state();
     RunProgress {
-        plateau: books.state.plateau,
-        experiments: books.state.launched,
-        hours: ctx.hours_used(books.state.elapsed_before_s),
+        plateau: state.plateau,
+        experiments: state.launched,
+        hours: ctx.hours_used(state.elapsed_before_s),
         llm_usd: ctx.llm_spent(),
-        practices_tried: books.state.practices_tried.clone(),
-        best_ms: books.state.best_step_ms,
-        floor_ms: books.state.floor_ms,
+        practices_tried: state.practices_tried.clone(),
+        best_ms: state.best_step_ms,
+        floor_ms: state.floor_ms,
+    }
+}
+
+/// The planning gate's facts about node `id` finishing.
+fn gate_facts(books: &Books, id: &str) -> GateFacts {
+    let state = books.state();
+    GateFacts {
+        stopped: state.stop.is_some(),
+        seeds_done: seeds_done(books),
+        confirmation_pending: state
+            .pending_confirmation
+            .as_ref()
+            .is_some_and(|p| p.candidate == id || !p.confirm_node.is_empty()),
+        is_seed: books.spec_of(id).is_some_and(|s| {
+            matches!(
+                s.kind,
+                ExperimentKind::Baseline | ExperimentKind::Headspace | ExperimentKind::Mtp
+            )
+        }),
+        seed_round_done: state.seed_round_done,
+    }
+}
+
+/// The round's facts beyond the progress: a failed baseline, failures before jobs ran.
+fn round_facts(books: &Books) -> RoundFacts {
+    let baseline_failed = books
+        .baseline()
+        .and_then(|(b, _)| books.tree().get(&b).map(|n| n.status == NodeStatus::Failed))
+        .unwrap_or(false);
+    let streak = books
+        .state()
+        .history
+        .iter()
+        .rev()
+        .take_while(|h| h.failure.as_ref().is_some_and(|f| before_job(f.phase)))
+        .count();
+    RoundFacts {
+        baseline_failed,
+        failures_before_jobs: u32::try_from(streak).unwrap_or(u32::MAX),
     }
 }
 
 /// Decides, under the lock, whether node `id` finishing starts a planning round; counts
-/// the round and applies the stop rules.
+/// the round and applies the stop rules (all decided by [`crate::policy::round`]).
 pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecision, WorkflowError> {
-    if books.state.stop.is_some() || !seeds_done(books) {
+    if !round_opens(&gate_facts(books, id)) {
         return Ok(RoundDecision::None);
     }
-    if books
-        .state
-        .pending_confirmation
-        .as_ref()
-        .is_some_and(|p| p.candidate == id || !p.confirm_node.is_empty())
-    {
-        return Ok(RoundDecision::None);
-    }
-    let node = books.tree.get(id).cloned();
-    // The seeds make one round together: the first to see them all finished starts it,
-    // and a seed whose turn comes after that starts none.
-    let is_seed = spec_of(books, id).is_some_and(|s| {
-        matches!(
-            s.kind,
-            ExperimentKind::Baseline | ExperimentKind::Headspace | ExperimentKind::Mtp
-        )
-    });
-    if is_seed && books.state.seed_round_done {
-        return Ok(RoundDecision::None);
-    }
-    books.state.seed_round_done = true;
+    let node = books.tree().get(id).cloned();
     let failed = node
         .as_ref()
         .is_some_and(|n| n.status == NodeStatus::Failed);
-    let new_best = books.state.current_best != books.state.best_at_last_round;
-    books.state.best_at_last_round = books.state.current_best.clone();
-    books.state.plateau.record_round(new_best, failed);
-    books.state.iteration = books.state.plateau.rounds;
+    books.open_round(failed)?;
     // The iteration limit counts rounds already planned: round N may plan while N ≤ limit.
     let mut before = progress(ctx, books);
-    before.plateau.rounds = books.state.plateau.rounds.saturating_sub(1);
-    let mut stop = should_stop(&before, &limits(ctx));
-    // Failures before any job ran, several in a row, are not the experiments' fault.
-    let early = |h: &crate::state::HistoryEntry| {
-        h.failure.as_ref().is_some_and(|f| {
-            matches!(
-                f.phase,
-                autoresearch_hypothesis_tree::FailurePhase::Source
-                    | autoresearch_hypothesis_tree::FailurePhase::Build
-                    | autoresearch_hypothesis_tree::FailurePhase::Launch
-            )
-        })
-    };
-    let streak = books
-        .state
-        .history
-        .iter()
-        .rev()
-        .take_while(|h| early(h))
-        .count() as u32;
-    let baseline_failed = find_kind(books, ExperimentKind::Baseline)
-        .and_then(|b| books.tree.get(&b).map(|n| n.status == NodeStatus::Failed))
-        .unwrap_or(false);
-    if stop.is_none() && baseline_failed {
-        stop = Some(StopReason::BaselineFailed);
-    }
-    if stop.is_none() && streak >= crate::policy::MAX_FAILURES_BEFORE_JOBS {
-        stop = Some(StopReason::RepeatedFailures { count: streak });
-    }
-    books.save_state()?;
-    if let Some(reason) = stop {
-        books.state.stop = Some(reason.clone());
-        books.save_state()?;
+    before.plateau.rounds = books.state().plateau.rounds.saturating_sub(1);
+    if let Some(reason) = round_stop(&before, &limits(ctx), round_facts(books)) {
+        books.accept_stop(reason.clone())?;
         ctx.say(&format!(
             "stopping: {}",
             crate::policy::describe_stop(&reason)
@@ -335,15 +322,17 @@ pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecisio
     let parent = match node {
         Some(n)
             if n.status == NodeStatus::Completed
-                && spec_of(books, id).is_some_and(|s| s.kind != ExperimentKind::Headspace) =>
+                && books
+                    .spec_of(id)
+                    .is_some_and(|s| s.kind != ExperimentKind::Headspace) =>
         {
             id.to_owned()
         }
         _ => match books
-            .state
+            .state()
             .current_best
             .clone()
-            .or_else(|| find_kind(books, ExperimentKind::Baseline))
+            .or_else(|| books.baseline().map(|(b, _)| b))
         {
             Some(p) => p,
             None => return Ok(RoundDecision::None),
@@ -354,13 +343,13 @@ pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecisio
 
 /// The history as a compact Markdown table.
 pub fn history_table(books: &Books) -> String {
-    if books.state.history.is_empty() {
+    if books.state().history.is_empty() {
         return "(none yet)\n".to_owned();
     }
     let mut out = String::from(
         "| run | status | steady step ms | samples/s | vs best then | verdict | bottleneck | changes |\n|---|---|---|---|---|---|---|---|\n",
     );
-    for h in &books.state.history {
+    for h in &books.state().history {
         let c = h.cells();
         let _ = writeln!(
             out,
@@ -396,13 +385,12 @@ fn script_of(ctx: &Context, id: &str) -> String {
 }
 
 /// The planning prompt for a round under `parent`.
-pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<String, String> {
-    let state = &books.state;
-    let tried: Vec<&str> = state.practices_tried.iter().map(String::as_str).collect();
-    let left: Vec<&str> = BEST_PRACTICES
-        .iter()
-        .copied()
-        .filter(|p| !state.practices_tried.contains(*p))
+pub fn plan_prompt(ctx: &Context, books: &Books, parent: &str) -> Result<String, PromptError> {
+    let state = books.state();
+    let tried: Vec<&str> = state.practices_tried.iter().map(|p| p.tag()).collect();
+    let left: Vec<&str> = practices_left(&state.practices_tried)
+        .into_iter()
+        .map(Practice::tag)
         .collect();
     let best = match (&state.current_best, state.best_step_ms) {
         (Some(id), Some(ms)) => format!(
@@ -422,15 +410,7 @@ pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<Str
     let latest =
         std::fs::read_to_string(ctx.workdir.run(parent).join("analysis.md")).unwrap_or_default();
     let findings = std::fs::read_to_string(ctx.workdir.findings()).unwrap_or_default();
-    let findings = if findings.len() > 4000 {
-        let mut start = findings.len() - 4000;
-        while !findings.is_char_boundary(start) {
-            start += 1;
-        }
-        findings[start..].to_owned()
-    } else {
-        findings
-    };
+    let findings = autoresearch_fs::text::tail(&findings, 4000).to_owned();
     let values = BTreeMap::from([
         ("ITERATION", state.plateau.rounds.to_string()),
         ("MAX_ITERATIONS", ctx.config.max_iterations.to_string()),
@@ -472,7 +452,10 @@ pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<Str
         ),
         ("HISTORY", history_table(books)),
         ("PARENT", parent.to_owned()),
-        ("LATEST", crate::collect::truncate(&latest, 8000)),
+        (
+            "LATEST",
+            autoresearch_fs::text::truncate_lines(&latest, 8000),
+        ),
         (
             "FINDINGS",
             if findings.trim().is_empty() {
@@ -484,7 +467,7 @@ pub fn plan_prompt(ctx: &Context, books: &mut Books, parent: &str) -> Result<Str
         ("CODE", script_of(ctx, parent)),
         ("KNOWLEDGE", prompts::knowledge()),
     ]);
-    prompts::render(prompts::PLAN, &values).map_err(|e| e.to_string())
+    prompts::render(prompts::PLAN, &values)
 }
 
 /// Asks the agent for a plan. `None` when no agent is configured. A plan that launches
@@ -497,7 +480,7 @@ pub async fn ask_planner(
     let Some(agent) = &ctx.agent else {
         return Ok(None);
     };
-    let knobs = ctx.books().state.knobs.clone();
+    let knobs = ctx.books().state().knobs.clone();
     let frozen = ctx.config.frozen.clone();
     let call = AgentCall::new("plan", prompt);
     agent
@@ -519,19 +502,19 @@ pub async fn ask_planner(
 pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAnswer {
     use crate::builtin_planner::{PlannerView, config_key};
     let best = books
-        .state
+        .state()
         .current_best
         .clone()
-        .or_else(|| find_kind(books, ExperimentKind::Baseline));
-    let best_spec = best.as_deref().and_then(|b| spec_of(books, b));
+        .or_else(|| books.baseline().map(|(b, _)| b));
+    let best_spec = best.as_deref().and_then(|b| books.spec_of(b));
     let best_summary = best.as_deref().and_then(|b| books.summary(b));
     // Every configuration run or queued (the headspace run replays cached batches: it is
     // no configuration), each spec read once.
     let specs: Vec<(String, NodeStatus, ExperimentSpec, Option<String>)> = books
-        .tree
+        .tree()
         .nodes()
         .filter_map(|n| {
-            let spec = serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok()?;
+            let spec = spec_of_node(n)?;
             Some((n.node_id.clone(), n.status, spec, n.parent_id.clone()))
         })
         .filter(|(_, _, spec, _)| spec.kind != ExperimentKind::Headspace)
@@ -541,14 +524,14 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .map(|(_, _, s, _)| config_key(&s.launch_args, &s.env))
         .collect();
     let batch_flag = books
-        .state
+        .state()
         .knobs
         .iter()
         .find(|k| k.role == crate::knobs::KnobRole::BatchSize)
         .map(|k| k.name.clone());
     let failed_batch = batch_flag.and_then(|name| {
         books
-            .tree
+            .tree()
             .nodes()
             .filter(|n| {
                 n.failure.as_ref().is_some_and(|f| {
@@ -560,7 +543,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
                     )
                 })
             })
-            .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
+            .filter_map(spec_of_node)
             .filter_map(|s| {
                 s.launch_args
                     .iter()
@@ -570,7 +553,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
             .min()
     });
     let waiting = books
-        .tree
+        .tree()
         .nodes()
         .filter(|n| !n.status.is_terminal() && n.node_id != finished)
         .count();
@@ -600,7 +583,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     let floor = floor_of(books);
     // The base command's own flag values are the defaults the planner starts from.
     let knobs =
-        crate::knobs::with_command_defaults(&books.state.knobs, &ctx.config.base_launch_command);
+        crate::knobs::with_command_defaults(&books.state().knobs, &ctx.config.base_launch_command);
     let view = PlannerView {
         knobs: &knobs,
         best_args: best_spec
@@ -612,11 +595,11 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
             .as_ref()
             .map(|s| s.env.clone())
             .unwrap_or_default(),
-        headspace_pct: books.state.headspace_pct,
+        headspace_pct: books.state().headspace_pct,
         floor,
         tried,
         wanted: slots.saturating_sub(waiting).clamp(1, MAX_PROPOSALS),
-        seed: books.tree.len() as u64,
+        seed: books.tree().len() as u64,
         observations,
         failed_batch,
         time_limit_s: Some(time_limit_s(ctx, books)),
@@ -630,7 +613,7 @@ fn time_limit_s(ctx: &Context, books: &Books) -> f64 {
     let timeout = ctx.config.job_timeout_s as f64;
     match ctx.config.budgets.max_hours {
         Some(hours) => {
-            let left = (hours - ctx.hours_used(books.state.elapsed_before_s)) * 3600.0;
+            let left = (hours - ctx.hours_used(books.state().elapsed_before_s)) * 3600.0;
             timeout.min(left.max(0.0))
         }
         None => timeout,
@@ -639,7 +622,7 @@ fn time_limit_s(ctx: &Context, books: &Books) -> f64 {
 
 /// The compute-only floor's steady step and batch size, once the headspace run has them.
 fn floor_of(books: &mut Books) -> Option<(f64, Option<i64>)> {
-    let id = crate::record::find_kind(books, ExperimentKind::Headspace)?;
+    let id = books.node_of_kind(ExperimentKind::Headspace)?;
     let summary = books.summary(&id)?;
     let step = summary.step_time.value()?.median_ms;
     Some((step, summary.batch_size.and_then(|b| i64::try_from(b).ok())))
@@ -668,41 +651,37 @@ pub fn add_children(
 ) -> Result<Vec<WorkSpec>, WorkflowError> {
     let screened = screen_plan(ctx, books, plan);
     say_screened(ctx, parent, plan, &screened);
-    let mut children = Vec::new();
-    let mut queued = Vec::new();
-    for spec in &screened.accepted {
-        for tag in &spec.tags {
-            if BEST_PRACTICES.contains(&tag.as_str()) && tag != "mtp" {
-                books.state.practices_tried.insert(tag.clone());
-            }
-        }
-        let tree_parent = spec.base_node.as_deref().unwrap_or(parent);
-        let id = add_node(books, spec, Some(tree_parent), 0.0)?;
+    let new: Vec<NewExperiment<'_>> = screened
+        .accepted
+        .iter()
+        .map(|spec| NewExperiment {
+            spec,
+            parent: Some(spec.base_node.as_deref().unwrap_or(parent)),
+            priority: 0.0,
+        })
+        .collect();
+    let source = match source {
+        PlanSource::Agent => "agent",
+        PlanSource::Builtin => "builtin",
+    };
+    let queued = books.record_plan(finished, &new, |queued| {
+        serde_json::json!({
+            "source": source,
+            "action": plan.action.as_str(),
+            "reasoning": plan.reasoning,
+            "proposed": plan.experiments.len(),
+            "queued": queued,
+            "dropped": screened.dropped,
+            "warnings": screened.warnings,
+        })
+    })?;
+    for (id, spec) in queued.iter().zip(&screened.accepted) {
         ctx.say(&format!(
             "[{parent}] queued {id}: {}",
             one_line(&spec.hypothesis)
         ));
-        children.push(work_spec(&id, 0.0));
-        queued.push(id);
     }
-    let record = serde_json::json!({
-        "source": match source { PlanSource::Agent => "agent", PlanSource::Builtin => "builtin" },
-        "action": plan.action.as_str(),
-        "reasoning": plan.reasoning,
-        "proposed": plan.experiments.len(),
-        "queued": queued,
-        "dropped": screened.dropped,
-        "warnings": screened.warnings,
-    });
-    // The round's record and its end in one write of the node, so a resume neither
-    // plans the round again nor loses what it decided.
-    books.edit_node(finished, |n| {
-        crate::books::set_result_key(n, "plan", record);
-        crate::books::set_result_key(n, "plan_due", serde_json::Value::Bool(false));
-    })?;
-    books.save_state()?;
-    books.save_tree()?;
-    Ok(children)
+    Ok(queued.iter().map(|id| work_spec(id, 0.0)).collect())
 }
 
 /// Screens `plan` against what the books know (see [`crate::policy::proposals`]).
@@ -712,21 +691,21 @@ fn screen_plan(
     plan: &PlanAnswer,
 ) -> crate::policy::proposals::Screened {
     let existing: Vec<ExperimentIdentity> = books
-        .tree
+        .tree()
         .nodes()
         .filter(|n| n.status != NodeStatus::Failed)
-        .filter_map(|n| serde_json::from_value::<ExperimentSpec>(n.spec.clone()).ok())
+        .filter_map(spec_of_node)
         .filter(|s| s.kind != ExperimentKind::Headspace)
         .map(|s| s.identity())
         .collect();
     let completed: BTreeMap<String, String> = books
-        .tree
+        .tree()
         .nodes()
         .filter(|n| n.status == NodeStatus::Completed)
         .filter_map(|n| Some((n.node_id.clone(), n.commit.clone()?)))
         .collect();
     let knobs =
-        crate::knobs::with_command_defaults(&books.state.knobs, &ctx.config.base_launch_command);
+        crate::knobs::with_command_defaults(&books.state().knobs, &ctx.config.base_launch_command);
     crate::policy::proposals::screen(
         plan,
         &crate::policy::proposals::Screen {
@@ -734,7 +713,7 @@ fn screen_plan(
             frozen: &ctx.config.frozen,
             existing: &existing,
             completed: &completed,
-            anchor: books.state.anchor_commit.as_deref(),
+            anchor: books.state().anchor_commit.as_deref(),
             cap: MAX_PROPOSALS,
         },
     )

@@ -7,10 +7,11 @@ use autoresearch_runner_core::checkpoint;
 use serde::Serialize;
 
 use crate::books::Books;
+use crate::books::NewExperiment;
 use crate::config::RunConfig;
 use crate::error::WorkflowError;
 use crate::lock::WorkdirLock;
-use crate::planning::{spec_of, work_spec};
+use crate::planning::work_spec;
 use crate::spec::{ExperimentKind, ExperimentSpec, check_flag};
 use crate::workdir::Workdir;
 
@@ -63,7 +64,7 @@ pub fn list(workdir: &Workdir) -> Result<Vec<QueueEntry>, WorkflowError> {
         .queued
         .iter()
         .map(|record| {
-            let spec = spec_of(&books, &record.id);
+            let spec = books.spec_of(&record.id);
             QueueEntry {
                 node_id: record.id.clone(),
                 priority: record.priority,
@@ -107,14 +108,7 @@ pub fn remove(workdir: &Workdir, id: &str) -> Result<(), WorkflowError> {
         ));
     }
     let mut books = Books::open(workdir)?;
-    books.update_node(id, |n| {
-        if !n.result.is_object() {
-            n.result = serde_json::json!({});
-        }
-        if let Some(map) = n.result.as_object_mut() {
-            map.insert(REMOVED_FLAG.to_owned(), serde_json::Value::Bool(true));
-        }
-    })?;
+    books.mark_removed(id)?;
     store(workdir, &checkpoint)
 }
 
@@ -136,7 +130,7 @@ pub fn set_priority(workdir: &Workdir, id: &str, priority: f64) -> Result<(), Wo
     };
     record.priority = priority;
     let mut books = Books::open(workdir)?;
-    books.update_node(id, |n| n.priority = priority)?;
+    books.set_priority(id, priority)?;
     store(workdir, &checkpoint)
 }
 
@@ -157,7 +151,7 @@ pub fn add(
     let mut books = Books::open(workdir)?;
     spec.kind = ExperimentKind::Planned;
     spec.base_commit = match &spec.base_node {
-        Some(base) => match books.tree.get(base) {
+        Some(base) => match books.tree().get(base) {
             Some(n) if n.status == NodeStatus::Completed && n.commit.is_some() => n.commit.clone(),
             _ => {
                 return Err(queue_error(
@@ -166,18 +160,19 @@ pub fn add(
                 ));
             }
         },
-        None => books.state.anchor_commit.clone(),
+        None => books.state().anchor_commit.clone(),
     };
-    let value =
-        serde_json::to_value(&spec).map_err(|err| WorkflowError::Engine(err.to_string()))?;
-    let id = books
-        .tree
-        .add(&spec.name, spec.base_node.as_deref(), value, priority)
-        .map_err(|err| queue_error(err.to_string(), "check the name and --base"))?;
-    books.save_tree()?;
     // A user's addition extends a run that had stopped.
-    books.state.stop = None;
-    books.save_state()?;
+    let id = books
+        .add_user_experiment(NewExperiment {
+            spec: &spec,
+            parent: spec.base_node.as_deref(),
+            priority,
+        })
+        .map_err(|err| match err {
+            WorkflowError::Tree(err) => queue_error(err.to_string(), "check the name and --base"),
+            other => other,
+        })?;
     let record = checkpoint::SpecRecord::new(work_spec(&id, priority), 0);
     checkpoint.queued.push(record);
     store(workdir, &checkpoint)?;

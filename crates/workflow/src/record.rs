@@ -1,22 +1,23 @@
-//! Recording a finished experiment: the noise-aware best decision, the node, the master
-//! table row, history, findings, analysis.md, summary.md, the engine views and the
-//! pictures. Every write is atomic or an append that tolerates a torn line, and each is
-//! idempotent by run id, so recording again after a crash changes nothing twice.
+//! Recording a finished experiment: gathers the facts of the best decision
+//! ([`crate::policy::best`]), writes the run's own files (`analysis.md`, findings) and
+//! hands the rest to [`Books::apply_completion`]. Every write is atomic or an append
+//! that tolerates a torn line, and each is idempotent by run id, so recording again
+//! after a crash changes nothing twice.
 
 use std::fmt::Write as _;
 
-use autoresearch_hypothesis_tree::{FailureRecord, NodeMetrics, NodeStatus};
+use autoresearch_hypothesis_tree::{FailureRecord, NodeMetrics};
 use autoresearch_metrics::{Comparison, Measured, RunSummary, Verdict, compare, headspace};
-use serde_json::json;
 
-use crate::books::Books;
+use crate::books::master_table::MasterRow;
+use crate::books::state::HistoryEntry;
+use crate::books::{Books, CompletionEntry};
 use crate::config::RunConfig;
 use crate::describe;
 use crate::error::WorkflowError;
-use crate::master_table::MasterRow;
+use crate::policy::{BestDecision, BestFacts, Practice, decide_best};
 use crate::prompts::AnalysisAnswer;
 use crate::spec::{ExperimentKind, ExperimentSpec};
-use crate::state::{HistoryEntry, PendingConfirmation};
 
 /// Findings kept per analysis.
 pub const MAX_FINDINGS: usize = 3;
@@ -68,18 +69,18 @@ pub fn against_best(
     );
     let reference = match spec.kind {
         ExperimentKind::Confirm => books
-            .state
+            .state()
             .pending_confirmation
             .as_ref()
             .and_then(|p| p.previous_best.clone()),
-        _ => books.state.current_best.clone(),
+        _ => books.state().current_best.clone(),
     };
     match reference {
         Some(best) if spec.kind != ExperimentKind::Headspace => match books.summary(&best) {
             Some(best_summary) => {
                 let mut c = compare(&best_summary, summary, min_pct);
                 if let Measured::Value(v) = &c {
-                    let best_spec = crate::planning::spec_of(books, &best);
+                    let best_spec = books.spec_of(&best);
                     let batch =
                         |s: Option<&ExperimentSpec>| batch_setting(books, base_command, s);
                     if let Some(why) = crate::policy::per_step_verdict_blocked(
@@ -110,7 +111,7 @@ fn batch_setting(
     base_command: &str,
     spec: Option<&ExperimentSpec>,
 ) -> Option<String> {
-    let knob = crate::knobs::with_command_defaults(&books.state.knobs, base_command)
+    let knob = crate::knobs::with_command_defaults(&books.state().knobs, base_command)
         .into_iter()
         .find(|k| k.role == crate::knobs::KnobRole::BatchSize)?;
     spec.and_then(|s| {
@@ -126,19 +127,17 @@ fn better(c: &Option<Measured<Comparison>>) -> bool {
     matches!(c, Some(Measured::Value(c)) if c.verdict == Verdict::Better)
 }
 
-/// Records `done` in the books and on disk (everything but the pictures).
+/// Records `done` in the books and on disk (everything but the pictures): the run's
+/// files, then the books' completion (see [`Books::apply_completion`]).
 pub fn record(
     books: &mut Books,
     config: &RunConfig,
     done: Completion,
 ) -> Result<Recorded, WorkflowError> {
     let id = done.id.clone();
-    let workdir = books.workdir().clone();
-    let run_dir = workdir.run(&id);
+    let run_dir = books.workdir().run(&id);
     std::fs::create_dir_all(&run_dir).map_err(WorkflowError::io("create", &run_dir))?;
     let failed = done.failure.is_some();
-    let step_ms = done.summary.step_time.value().map(|s| s.median_ms);
-    let throughput = done.summary.throughput_samples_per_s.value().copied();
     if !failed {
         books.remember_summary(&id, done.summary.clone());
     }
@@ -147,118 +146,68 @@ pub fn record(
     } else {
         against_best(books, config, &done.spec, &done.summary)
     };
-    let mut new_best = false;
-    let mut needs_confirmation = false;
-    let mut improved_node: Option<String> = None;
-    if !failed {
-        match done.spec.kind {
-            ExperimentKind::Headspace => {
-                books.state.floor_ms = step_ms;
-            }
-            ExperimentKind::Confirm => {
-                let pending = books.state.pending_confirmation.take();
-                if let Some(p) = pending.filter(|p| p.confirm_node == id)
-                    && better(&comparison)
-                {
-                    improved_node = Some(p.candidate);
-                    new_best = true;
-                }
-            }
-            _ if books.state.current_best.is_none() => {
-                improved_node = Some(id.clone());
-                new_best = true;
-            }
-            _ if better(&comparison) => {
-                if config.confirm_best {
-                    needs_confirmation = true;
-                } else {
-                    improved_node = Some(id.clone());
-                    new_best = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(best) = &improved_node {
-        let best_summary = books.summary(best);
-        books.state.current_best = Some(best.clone());
-        books.state.best_step_ms = best_summary
-            .as_ref()
-            .and_then(|s| s.step_time.value().map(|v| v.median_ms));
-        books.state.best_throughput = best_summary
-            .as_ref()
-            .and_then(|s| s.throughput_samples_per_s.value().copied());
-        if best != &id {
-            books.edit_node(best, |n| n.improved = true)?;
-        }
-    }
-    // Headspace, once both the baseline and the cached run are measured.
-    if let (Some(base), Some(cached)) = (
-        find_kind(books, ExperimentKind::Baseline),
-        find_kind(books, ExperimentKind::Headspace),
-    ) && let (Some(b), Some(c)) = (books.summary(&base), books.summary(&cached))
-        && let Measured::Value(h) = headspace(&b, &c)
-    {
-        books.state.headspace_pct = Some(h.pct);
-        books.state.floor_ms = Some(h.cached_ms);
-    }
-    // Practices: the structural one counts when it ran (or after three attempts).
-    let structural = done.spec.kind == ExperimentKind::Mtp
-        || (done.spec.kind == ExperimentKind::Repair && done.spec.tags.iter().any(|t| t == "mtp"));
-    if structural {
-        let attempts = books
-            .state
-            .structural_attempts
-            .entry("mtp".to_owned())
-            .or_insert(0);
-        *attempts += 1;
-        if !failed || *attempts >= 3 {
-            books.state.practices_tried.insert("mtp".to_owned());
-        }
-    }
-    // Files of the run.
+    let best = decide_best(&BestFacts {
+        id: &id,
+        kind: done.spec.kind,
+        failed,
+        better: better(&comparison),
+        has_best: books.state().current_best.is_some(),
+        confirm_best: config.confirm_best,
+        pending: books.state().pending_confirmation.as_ref(),
+    });
+    let verdict = comparison.as_ref().and_then(|c| c.value()).copied();
+    let entry = completion_entry(books, &done, &best, verdict);
+    // The run's own files first: each is idempotent, and the books' commit point comes
+    // after them.
     let interpretation = analysis_markdown(&id, &done, &comparison_text);
     autoresearch_fs::write_atomic(&run_dir.join("analysis.md"), interpretation.as_bytes())
         .map_err(WorkflowError::io("write", run_dir.join("analysis.md")))?;
-    let verdict = comparison
-        .as_ref()
-        .and_then(|c| c.value())
-        .map(|c| c.verdict);
-    let delta = comparison
-        .as_ref()
-        .and_then(|c| c.value())
-        .map(|c| c.delta_pct);
+    append_findings(&books.workdir().findings(), &id, &done)?;
+    let recorded = Recorded {
+        new_best: matches!(&best, BestDecision::NewBest(_))
+            || matches!(&best, BestDecision::Settled { confirmed: Some(_) }),
+        failed,
+        needs_confirmation: best == BestDecision::AwaitConfirmation,
+    };
+    books.apply_completion(entry)?;
+    Ok(recorded)
+}
+
+/// Headspace percent and floor, once both the baseline and the headspace run are measured.
+fn headspace_of(books: &mut Books) -> Option<(f64, f64)> {
+    let base = books.node_of_kind(ExperimentKind::Baseline)?;
+    let cached = books.node_of_kind(ExperimentKind::Headspace)?;
+    let (b, c) = (books.summary(&base)?, books.summary(&cached)?);
+    match headspace(&b, &c) {
+        Measured::Value(h) => Some((h.pct, h.cached_ms)),
+        Measured::Unavailable(_) => None,
+    }
+}
+
+/// Everything the books write for `done`, given the best decision and the verdict.
+fn completion_entry(
+    books: &mut Books,
+    done: &Completion,
+    best: &BestDecision,
+    comparison: Option<Comparison>,
+) -> CompletionEntry {
+    let id = done.id.as_str();
+    let failed = done.failure.is_some();
+    let step_ms = done.summary.step_time.value().map(|s| s.median_ms);
+    let throughput = done.summary.throughput_samples_per_s.value().copied();
     let bottleneck = done.summary.bottleneck.value().map(|b| match &b.stage {
         Some(stage) => format!("{} ({stage})", b.kind),
         None => b.kind.clone(),
     });
-    let mut notes = Vec::new();
-    if let Some(f) = &done.failure {
-        notes.push(format!("{}: {}", kind_name(f), f.message));
-    }
-    if let Some(b) = &bottleneck {
-        notes.push(format!("bottleneck: {b}"));
-    }
-    if let Some(d) = delta {
-        notes.push(format!("vs best {d:+.1}%"));
-    }
-    if done.spec.kind == ExperimentKind::Headspace {
-        notes.push("headspace run (compute-only floor)".to_owned());
-    }
-    if needs_confirmation {
-        notes.push("beat the best; a repeat will confirm it".to_owned());
-    }
-    if let Some(f) = &done.analysis_failure {
-        notes.push(format!("analysis failed: {}", f.message));
-    }
-    let node = books.tree.get(&id).cloned();
+    let delta = comparison.map(|c| c.delta_pct);
+    let node = books.tree().get(id).cloned();
     let job_id = node.as_ref().and_then(|n| n.job_id.clone());
-    let commit = node.as_ref().and_then(|n| n.commit.clone());
+    let status = if failed { "failed" } else { "completed" };
     let row = MasterRow {
-        run_id: id.clone(),
+        run_id: id.to_owned(),
         name: done.spec.name.clone(),
         job_id: job_id.clone().unwrap_or_default(),
-        status: if failed { "failed" } else { "completed" }.to_owned(),
+        status: status.to_owned(),
         throughput_samples_per_s: throughput,
         step_time_ms: done.summary.mean_step_ms.value().copied(),
         steady_step_time_ms: step_ms,
@@ -269,83 +218,74 @@ pub fn record(
         duration_s: done.duration_s,
         changes: done.spec.changes_text(),
         change_summary: done.spec.change_summary.clone(),
-        notes: notes.join("; "),
+        notes: row_notes(done, bottleneck.as_deref(), delta, best),
     };
-    books
-        .table
-        .append(&row)
-        .map_err(|err| WorkflowError::Corrupt {
-            path: workdir.master_table(),
-            detail: err.to_string(),
-            hint: "check free space and permissions".to_owned(),
-        })?;
-    if !books.state.history.iter().any(|h| h.run_id == id) {
-        books.state.history.push(HistoryEntry {
-            run_id: id.clone(),
-            name: done.spec.name.clone(),
-            status: row.status.clone(),
-            job_id,
-            commit,
-            completed_at: jiff::Timestamp::now().to_string(),
-            steady_step_ms: step_ms,
-            throughput,
-            improved: new_best && improved_node.as_deref() == Some(id.as_str()),
-            delta_vs_best_pct: delta,
-            verdict: verdict.map(|v| format!("{v:?}").to_lowercase()),
-            bottleneck,
-            changes: done.spec.changes_text(),
-            failure: done.failure.clone(),
-        });
-    }
-    append_findings(&workdir.findings(), &id, &done)?;
-    if needs_confirmation {
-        books.state.pending_confirmation = Some(PendingConfirmation {
-            candidate: id.clone(),
-            confirm_node: String::new(),
-            previous_best: books.state.current_best.clone(),
-        });
-    }
-    let improved_self = improved_node.as_deref() == Some(id.as_str());
-    let result = json!({
-        "summary_file": format!("runs/{id}/summary.json"),
-        "comparison": comparison.as_ref().and_then(|c| c.value()).map(|c| serde_json::to_value(c).unwrap_or_default()),
-        "analysis": done.analysis,
-        "analysis_failure": done.analysis_failure,
-        "plan_due": true,
-    });
-    let target = if failed {
-        NodeStatus::Failed
-    } else {
-        NodeStatus::Completed
+    let history = HistoryEntry {
+        run_id: id.to_owned(),
+        name: done.spec.name.clone(),
+        status: status.to_owned(),
+        job_id,
+        commit: node.as_ref().and_then(|n| n.commit.clone()),
+        completed_at: jiff::Timestamp::now().to_string(),
+        steady_step_ms: step_ms,
+        throughput,
+        improved: *best == BestDecision::NewBest(id.to_owned()),
+        delta_vs_best_pct: delta,
+        verdict: comparison.map(|c| format!("{:?}", c.verdict).to_lowercase()),
+        bottleneck,
+        changes: done.spec.changes_text(),
+        failure: done.failure.clone(),
     };
-    if books.tree.get(&id).is_some_and(|n| n.status != target) {
-        books
-            .tree
-            .transition(&id, target)
-            .map_err(|err| WorkflowError::Engine(err.to_string()))?;
-    }
-    books.edit_node(&id, |n| {
-        n.failure = done.failure.clone();
-        n.duration = done.duration_s;
-        n.improved = n.improved || improved_self;
-        n.metrics = NodeMetrics {
+    let structural = done.spec.kind == ExperimentKind::Mtp
+        || (done.spec.kind == ExperimentKind::Repair
+            && done.spec.tags.iter().any(|t| t == Practice::Mtp.tag()));
+    CompletionEntry {
+        row,
+        history,
+        best: best.clone(),
+        step_ms,
+        headspace: headspace_of(books),
+        structural,
+        failure: done.failure.clone(),
+        duration_s: done.duration_s,
+        metrics: NodeMetrics {
             step_ms,
             throughput,
             sm_util_pct: done.summary.sm_util_p50_pct.value().copied(),
-        };
-        n.result = result;
-    })?;
-    // State first, node last: the node's terminal status is the commit point. A crash
-    // between the two re-records on resume, and every write above is idempotent.
-    books.save_state()?;
-    books.save_tree()?;
-    write_summary_md(books)?;
-    books.save_views("running")?;
-    Ok(Recorded {
-        new_best,
-        failed,
-        needs_confirmation,
-    })
+        },
+        comparison: comparison.and_then(|c| serde_json::to_value(c).ok()),
+        analysis: done.analysis.clone(),
+        analysis_failure: done.analysis_failure.clone(),
+    }
+}
+
+/// The master-table row's notes: failure, bottleneck, change, and what kind of run it is.
+fn row_notes(
+    done: &Completion,
+    bottleneck: Option<&str>,
+    delta: Option<f64>,
+    best: &BestDecision,
+) -> String {
+    let mut notes = Vec::new();
+    if let Some(f) = &done.failure {
+        notes.push(format!("{}: {}", kind_name(f), f.message));
+    }
+    if let Some(b) = bottleneck {
+        notes.push(format!("bottleneck: {b}"));
+    }
+    if let Some(d) = delta {
+        notes.push(format!("vs best {d:+.1}%"));
+    }
+    if done.spec.kind == ExperimentKind::Headspace {
+        notes.push("headspace run (compute-only floor)".to_owned());
+    }
+    if *best == BestDecision::AwaitConfirmation {
+        notes.push("beat the best; a repeat will confirm it".to_owned());
+    }
+    if let Some(f) = &done.analysis_failure {
+        notes.push(format!("analysis failed: {}", f.message));
+    }
+    notes.join("; ")
 }
 
 /// A failure kind's snake_case name.
@@ -354,11 +294,6 @@ pub fn kind_name(failure: &FailureRecord) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// The id of the node of `kind` (seeds are unique).
-pub fn find_kind(books: &Books, kind: ExperimentKind) -> Option<String> {
-    crate::spec::node_of_kind(&books.tree, kind)
 }
 
 fn append_findings(
@@ -437,111 +372,4 @@ fn analysis_markdown(id: &str, done: &Completion, comparison: &str) -> String {
         let _ = writeln!(md, "## End of the log\n\n```\n{}\n```", done.log_tail);
     }
     md
-}
-
-fn fmt_ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2} ms"))
-}
-
-/// Regenerates `summary.md`.
-pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
-    let state = &books.state;
-    let counts = books.tree.counts_by_status();
-    let count = |s: NodeStatus| counts.get(&s).copied().unwrap_or(0);
-    let mut md = String::from("# Autoresearch progress\n\n");
-    let _ = writeln!(
-        md,
-        "- Experiments: {} ({} completed, {} failed, {} queued, {} in flight)",
-        books.tree.len(),
-        count(NodeStatus::Completed),
-        count(NodeStatus::Failed),
-        count(NodeStatus::Queued),
-        count(NodeStatus::Preparing) + count(NodeStatus::Running) + count(NodeStatus::Analyzing)
-    );
-    let baseline_ms = find_kind(books, ExperimentKind::Baseline)
-        .and_then(|b| books.tree.get(&b).and_then(|n| n.metrics.step_ms));
-    let _ = writeln!(md, "- Baseline steady step: {}", fmt_ms(baseline_ms));
-    match (&state.current_best, state.best_step_ms) {
-        (Some(best), Some(ms)) => {
-            let speedup = crate::speedup::Speedup::of(&books.tree, best)
-                .map(|s| format!(" ({})", s.headline()))
-                .unwrap_or_default();
-            let _ = writeln!(md, "- Best: {best}, steady step {ms:.2} ms{speedup}");
-        }
-        _ => md.push_str("- Best: none yet\n"),
-    }
-    if let Some(t) = state.best_throughput {
-        let _ = writeln!(md, "- Best throughput: {t:.1} samples/s");
-    }
-    let _ = writeln!(
-        md,
-        "- Compute-only floor (headspace run): {}{}",
-        fmt_ms(state.floor_ms),
-        state
-            .headspace_pct
-            .map(|h| format!(", headspace {h:.1}%"))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        md,
-        "- Planning rounds: {}; without a new best: {}",
-        state.plateau.rounds, state.plateau.rounds_without_best
-    );
-    let tried: Vec<&str> = state.practices_tried.iter().map(String::as_str).collect();
-    let _ = writeln!(
-        md,
-        "- Best practices tried: {}",
-        if tried.is_empty() {
-            "none".to_owned()
-        } else {
-            tried.join(", ")
-        }
-    );
-    if let Some(stop) = &state.stop {
-        let _ = writeln!(md, "- Stopped: {}", crate::policy::describe_stop(stop));
-    }
-    md.push_str("\n## Recent results\n\n| run | status | steady step ms | samples/s | vs best | changes |\n|---|---|---|---|---|---|\n");
-    for h in state.history.iter().rev().take(10) {
-        let c = h.cells();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} |",
-            h.run_id, c.status, c.step_ms, c.throughput, c.delta, h.changes
-        );
-    }
-    let failures = books.tree.counts_by_failure();
-    if !failures.is_empty() {
-        md.push_str("\n## Failures by kind\n\n");
-        for (kind, n) in failures {
-            let name = serde_json::to_value(kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let _ = writeln!(md, "- {name}: {n}");
-        }
-    }
-    let path = books.workdir().summary();
-    autoresearch_fs::write_atomic(&path, md.as_bytes()).map_err(WorkflowError::io("write", &path))
-}
-
-/// Redraws `hypothesis_tree.png` (and `.svg`) and `progress.png`. Drawing problems are
-/// logged, not fatal: the pictures are derived from files that are already safe.
-pub fn write_pictures(books: &Books) {
-    let workdir = books.workdir();
-    let best = books.state.current_best.as_deref();
-    if let Err(err) =
-        autoresearch_hypothesis_tree::write_tree_pictures(&books.tree, best, workdir.root())
-    {
-        tracing::warn!(%err, "cannot draw the hypothesis tree");
-    }
-    let points = autoresearch_hypothesis_tree::progress_points(&books.tree);
-    if !points.is_empty()
-        && let Err(err) = autoresearch_hypothesis_tree::write_progress(
-            &points,
-            books.state.floor_ms,
-            &workdir.progress_png(),
-        )
-    {
-        tracing::warn!(%err, "cannot draw the progress plot");
-    }
 }

@@ -200,16 +200,19 @@ pub async fn write_report(
         dirs.sort();
         for dir in dirs {
             if let Ok(text) = std::fs::read_to_string(dir.join("analysis.md")) {
-                analyses.push_str(&crate::collect::truncate(&text, 3000));
+                analyses.push_str(&autoresearch_fs::text::truncate_lines(&text, 3000));
                 analyses.push('\n');
             }
         }
         let values = BTreeMap::from([
             ("TABLE", facts.clone()),
-            ("ANALYSES", crate::collect::truncate(&analyses, 60_000)),
+            (
+                "ANALYSES",
+                autoresearch_fs::text::truncate_lines(&analyses, 60_000),
+            ),
             (
                 "FINDINGS",
-                crate::collect::truncate(
+                autoresearch_fs::text::truncate_lines(
                     &std::fs::read_to_string(workdir.findings()).unwrap_or_default(),
                     16_000,
                 ),

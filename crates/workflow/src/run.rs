@@ -14,14 +14,13 @@ use autoresearch_runner_core::{CheckpointStatus, Engine, EngineConfig, ShutdownL
 use autoresearch_vcs::VcsHandle;
 
 use crate::agent::{AgentEnv, backend_for, client};
-use crate::books::Books;
+use crate::books::{Books, SetupDone};
 use crate::config::{ConfigDifference, PlatformChoice, RunConfig, RunRequest};
 use crate::context::{Context, ProgressSink, SourceLayout};
 use crate::error::WorkflowError;
 use crate::lifecycle::ExperimentWorkflow;
 use crate::lock::WorkdirLock;
-use crate::policy::StopReason;
-use crate::record;
+use crate::policy::{Practice, StopReason};
 use crate::state::RunStatus;
 use crate::workdir::Workdir;
 
@@ -39,6 +38,9 @@ pub struct RunOptions {
     pub progress: ProgressSink,
     /// How long running work may take to wind down after Ctrl+C.
     pub grace_period: Duration,
+    /// How often jobs are polled, overriding the configuration's `poll_interval_s`:
+    /// simulated jobs in tests and benchmarks finish in milliseconds. `None` in real runs.
+    pub poll_interval: Option<Duration>,
 }
 
 /// How a run ended.
@@ -152,26 +154,51 @@ pub async fn run(
     options: RunOptions,
     shutdown: ShutdownListener,
 ) -> Result<RunOutcome, WorkflowError> {
-    if !RunConfig::path(workdir_path).exists() && request.pipeline_script.is_none() {
-        return Err(WorkflowError::NotAWorkdir(workdir_path.to_owned()));
+    let workdir = open_workdir(workdir_path, request)?;
+    let _lock = WorkdirLock::acquire(workdir.root())?;
+    let (config, updated, fresh) = settle_config(workdir.root(), request)?;
+    let ctx = Arc::new(context(&workdir, &config, &updated, fresh, &options)?);
+    match &ctx.agent {
+        Some(agent) => ctx.say(&format!("agent: {}", agent.backend().name())),
+        None => ctx.say("agent: none (the built-in instrumenter and planner; no code changes)"),
     }
-    std::fs::create_dir_all(workdir_path).map_err(WorkflowError::io("create", workdir_path))?;
-    let workdir_path =
-        std::fs::canonicalize(workdir_path).map_err(WorkflowError::io("open", workdir_path))?;
-    let workdir = Workdir::new(&workdir_path);
-    let _lock = WorkdirLock::acquire(&workdir_path)?;
-    let (config, updated, fresh) = settle_config(&workdir_path, request)?;
-    let (location, vcs) = autoresearch_vcs::open(&config.source_dir).map_err(|err| WorkflowError::Source {
-        problem: format!("{} is not in a usable repository: {err}", config.source_dir.display()),
-        hint: "run `git init && git add -A && git commit -m init` in the source folder, or pass a --source-dir inside a repository".to_owned(),
+    if !ctx.books().state().setup_done {
+        set_up(&ctx).await?;
+    }
+    ctx.books().mark_running()?;
+    let workflow = Arc::new(ExperimentWorkflow::new(Arc::clone(&ctx)));
+    let engine_config = EngineConfig::new(workdir.engine())
+        .with_max_concurrency(config.max_concurrency as usize)
+        .with_grace_period(options.grace_period);
+    let engine = Engine::new(workflow, engine_config)?;
+    let report = engine.run(shutdown).await.map_err(|err| match err {
+        autoresearch_runner_core::EngineError::Checkpoint(err) => WorkflowError::Corrupt {
+            path: workdir.engine().join("checkpoint.json"),
+            detail: err.to_string(),
+            hint: "restore engine/checkpoint.json and engine/checkpoint.journal from a backup, or start a new work directory".to_owned(),
+        },
+        other => WorkflowError::Engine(other),
     })?;
-    let _ = location;
-    let layout = layout(&config, vcs.root())?;
-    let backend = backend_for(config.agent, &options.agent_env)?;
-    config.save(&workdir_path)?;
-    if fresh || !updated.is_empty() {
-        tracing::info!(workdir = %workdir_path.display(), "configuration saved");
+    let interrupted = report.status == CheckpointStatus::Interrupted;
+    let mut books = ctx.books();
+    books.end_engine(
+        interrupted,
+        ctx.started.elapsed().as_secs_f64(),
+        ctx.llm_spent(),
+    )?;
+    crate::books::write_pictures(&books);
+    Ok(outcome(&books, updated, report.summary))
+}
+
+/// The work directory at `path`, made and canonicalised; a folder without a
+/// configuration needs the flags of a new run.
+fn open_workdir(path: &Path, request: &RunRequest) -> Result<Workdir, WorkflowError> {
+    if !RunConfig::path(path).exists() && request.pipeline_script.is_none() {
+        return Err(WorkflowError::NotAWorkdir(path.to_owned()));
     }
+    std::fs::create_dir_all(path).map_err(WorkflowError::io("create", path))?;
+    let path = std::fs::canonicalize(path).map_err(WorkflowError::io("open", path))?;
+    let workdir = Workdir::new(&path);
     for dir in [
         workdir.logs(),
         workdir.root().join("runs"),
@@ -179,32 +206,49 @@ pub async fn run(
     ] {
         std::fs::create_dir_all(&dir).map_err(WorkflowError::io("create", &dir))?;
     }
-    let mut books = Books::open(&workdir)?;
-    if books.state.branch_namespace.is_none() {
-        // Every run names its branches in a namespace of its own, so campaigns on one
-        // repository never collide; a work directory from before namespaces starts one
-        // here (its old branches stay until `autoresearch clean`).
-        books.state.branch_namespace = Some(crate::branches::Branches::new_namespace(
-            &workdir_path,
-            &books.state.started_at,
-        ));
-        books.save_state()?;
+    Ok(workdir)
+}
+
+/// The run's context: repository, agent, platform and books, with the configuration
+/// saved and the books brought up to it.
+fn context(
+    workdir: &Workdir,
+    config: &RunConfig,
+    updated: &[ConfigDifference],
+    fresh: bool,
+    options: &RunOptions,
+) -> Result<Context, WorkflowError> {
+    let (_, vcs) = autoresearch_vcs::open(&config.source_dir).map_err(|err| WorkflowError::Source {
+        problem: format!("{} is not in a usable repository: {err}", config.source_dir.display()),
+        hint: "run `git init && git add -A && git commit -m init` in the source folder, or pass a --source-dir inside a repository".to_owned(),
+    })?;
+    let layout = layout(config, vcs.root())?;
+    let backend = backend_for(config.agent, &options.agent_env)?;
+    config.save(workdir.root())?;
+    if fresh || !updated.is_empty() {
+        tracing::info!(workdir = %workdir.root().display(), "configuration saved");
     }
-    if !updated.is_empty() && books.state.stop.take().is_some() {
+    let mut books = Books::open(workdir)?;
+    // Every run names its branches in a namespace of its own, so campaigns on one
+    // repository never collide; a work directory from before namespaces starts one
+    // here (its old branches stay until `autoresearch clean`).
+    books.ensure_branch_namespace(|started| {
+        crate::branches::Branches::new_namespace(workdir.root(), started)
+    })?;
+    if !updated.is_empty() {
         // New limits: the stop rules are judged again at the next round.
-        books.save_state()?;
+        books.clear_stop()?;
     }
-    let spent = books.state.llm_usd;
     let agent = backend.map(|b| {
         client(
             b,
             config.budgets.max_llm_usd,
-            spent,
+            books.state().llm_usd,
             &workdir.logs(),
             &options.agent_env,
         )
     });
-    let platform = platform(&config, &workdir, &options)?;
+    let platform = platform(config, workdir, options)?;
     let isolated = vcs.capabilities().isolated_checkouts;
     let ctx = Context::new(
         workdir.clone(),
@@ -216,112 +260,64 @@ pub async fn run(
         layout,
         books,
         options.progress.clone(),
-    );
-    let ctx = Arc::new(if isolated { ctx } else { ctx.one_at_a_time() });
-    match &ctx.agent {
-        Some(agent) => ctx.say(&format!("agent: {}", agent.backend().name())),
-        None => ctx.say("agent: none (the built-in instrumenter and planner; no code changes)"),
-    }
-    if !ctx.books().state.setup_done {
-        let outcome = crate::setup::setup(&ctx).await?;
-        let mut books = ctx.books();
-        books.state.anchor_commit = Some(outcome.anchor.as_str().to_owned());
-        books.state.user_head = Some(outcome.user_head.as_str().to_owned());
-        // Practices the script has no knob for cannot be tried; they do not hold up a
-        // plateau stop.
-        use crate::knobs::KnobRole;
-        let has = |f: &dyn Fn(&KnobRole) -> bool| outcome.knobs.iter().any(|k| f(&k.role));
-        if !has(&|r| *r == KnobRole::BatchSize) && ctx.agent.is_none() {
-            books
-                .state
-                .practices_tried
-                .insert("batch_size_tuning".to_owned());
+    )
+    .with_poll_interval(options.poll_interval);
+    Ok(if isolated { ctx } else { ctx.one_at_a_time() })
+}
+
+/// Set-up (anchor, instrumentation, knobs), recorded in the books.
+async fn set_up(ctx: &Context) -> Result<(), WorkflowError> {
+    let outcome = crate::setup::setup(ctx).await?;
+    // Practices the script has no knob for cannot be tried; they do not hold up a
+    // plateau stop.
+    use crate::knobs::KnobRole;
+    let has = |f: &dyn Fn(&KnobRole) -> bool| outcome.knobs.iter().any(|k| f(&k.role));
+    let mut untryable = Vec::new();
+    if ctx.agent.is_none() {
+        if !has(&|r| *r == KnobRole::BatchSize) {
+            untryable.push(Practice::BatchSizeTuning);
         }
-        if !has(&|r| matches!(r, KnobRole::Concurrency { .. } | KnobRole::Threads))
-            && ctx.agent.is_none()
-        {
-            books
-                .state
-                .practices_tried
-                .insert("concurrency_tuning".to_owned());
+        if !has(&|r| matches!(r, KnobRole::Concurrency { .. } | KnobRole::Threads)) {
+            untryable.push(Practice::ConcurrencyTuning);
         }
-        if !outcome.knobs.is_empty() {
-            let names: Vec<&str> = outcome.knobs.iter().map(|k| k.flag.as_str()).collect();
-            ctx.say(&format!("knobs: {}", names.join(", ")));
-        }
-        books.state.knobs = outcome.knobs.clone();
-        books.state.setup_done = true;
-        books.state.status = RunStatus::Running;
-        books.save_state()?;
-        ctx.say(&format!(
-            "experiments start from {}{}",
-            outcome.anchor.short(),
-            if outcome.instrumented {
-                " (instrumented)"
-            } else {
-                ""
-            }
-        ));
     }
-    {
-        let mut books = ctx.books();
-        books.state.status = RunStatus::Running;
-        books.save_state()?;
-        books.save_views("running")?;
+    if !outcome.knobs.is_empty() {
+        let names: Vec<&str> = outcome.knobs.iter().map(|k| k.flag.as_str()).collect();
+        ctx.say(&format!("knobs: {}", names.join(", ")));
     }
-    let workflow = Arc::new(ExperimentWorkflow::new(Arc::clone(&ctx)));
-    let engine_config = EngineConfig::new(workdir.engine())
-        .with_max_concurrency(config.max_concurrency as usize)
-        .with_grace_period(options.grace_period);
-    let engine = Engine::new(workflow, engine_config)
-        .map_err(|err| WorkflowError::Engine(err.to_string()))?;
-    let report = engine.run(shutdown).await.map_err(|err| match err {
-        autoresearch_runner_core::EngineError::Checkpoint(err) => WorkflowError::Corrupt {
-            path: workdir.engine().join("checkpoint.json"),
-            detail: err.to_string(),
-            hint: "restore engine/checkpoint.json and engine/checkpoint.journal from a backup, or start a new work directory".to_owned(),
-        },
-        other => WorkflowError::Engine(other.to_string()),
+    ctx.books().finish_setup(SetupDone {
+        anchor: outcome.anchor.as_str().to_owned(),
+        user_head: outcome.user_head.as_str().to_owned(),
+        knobs: outcome.knobs.clone(),
+        untryable,
     })?;
-    let interrupted = report.status == CheckpointStatus::Interrupted;
-    let mut books = ctx.books();
-    if !interrupted && books.state.stop.is_none() {
-        books.state.stop = Some(StopReason::QueueDrained);
-    }
-    books.state.status = if interrupted {
-        RunStatus::Interrupted
-    } else {
-        RunStatus::Stopped
-    };
-    books.state.elapsed_before_s += ctx.started.elapsed().as_secs_f64();
-    books.state.llm_usd = ctx.llm_spent();
-    books.save_state()?;
-    books.save_views(if interrupted {
-        "interrupted"
-    } else {
-        "stopped"
-    })?;
-    record::write_summary_md(&books)?;
-    record::write_pictures(&books);
-    let baseline_ms = record::find_kind(&books, crate::spec::ExperimentKind::Baseline)
-        .and_then(|b| books.tree.get(&b).and_then(|n| n.metrics.step_ms));
-    let speedup = books
-        .state
+    ctx.say(&format!(
+        "experiments start from {}{}",
+        outcome.anchor.short(),
+        if outcome.instrumented {
+            " (instrumented)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
+}
+
+/// How the run ended, from the books.
+fn outcome(books: &Books, updated: Vec<ConfigDifference>, summary: String) -> RunOutcome {
+    let state = books.state();
+    let speedup = state
         .current_best
         .as_deref()
-        .and_then(|best| crate::speedup::Speedup::of(&books.tree, best));
-    Ok(RunOutcome {
-        status: books.state.status,
-        stop: books.state.stop.clone(),
+        .and_then(|best| crate::speedup::Speedup::of(books.tree(), best));
+    RunOutcome {
+        status: state.status,
+        stop: state.stop.clone(),
         updated,
-        best: books
-            .state
-            .current_best
-            .clone()
-            .zip(books.state.best_step_ms),
-        baseline_ms,
+        best: state.current_best.clone().zip(state.best_step_ms),
+        baseline_ms: books.baseline().and_then(|(_, ms)| ms),
         speedup,
-        floor_ms: books.state.floor_ms,
-        summary: report.summary,
-    })
+        floor_ms: state.floor_ms,
+        summary,
+    }
 }

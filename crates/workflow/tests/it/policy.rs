@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use autoresearch_hypothesis_tree::FailureKind;
 use autoresearch_workflow::policy::{
-    ExperimentIdentity, JobEvidence, Plateau, RunProgress, StopLimits, StopReason,
+    ExperimentIdentity, JobEvidence, Plateau, Practice, RunProgress, StopLimits, StopReason,
     classify_job_failure, should_stop,
 };
 
@@ -79,10 +79,7 @@ fn stopping_rules_apply_in_order() {
         None,
         "a plateau needs every best practice tried"
     );
-    progress.practices_tried = ["mtp", "batch_size_tuning", "concurrency_tuning"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect::<BTreeSet<_>>();
+    progress.practices_tried = Practice::ALL.into_iter().collect::<BTreeSet<_>>();
     assert_eq!(
         should_stop(&progress, &limits()),
         Some(StopReason::Plateau { rounds: 2 })
@@ -135,7 +132,7 @@ fn stopping_rules_apply_in_order() {
         "the floor is per step at one batch: a bigger batch may still beat it per sample"
     );
     let tried = |p: &RunProgress| RunProgress {
-        practices_tried: ["batch_size_tuning".to_owned()].into_iter().collect(),
+        practices_tried: [Practice::BatchSizeTuning].into_iter().collect(),
         ..p.clone()
     };
     assert!(matches!(

@@ -3,9 +3,10 @@
 
 use autoresearch_hypothesis_tree::{FailureKind, FailurePhase, FailureRecord, NodeStatus};
 use autoresearch_metrics::{Evidence, RunSummary};
+use autoresearch_workflow::books::NewExperiment;
 use autoresearch_workflow::record::{Completion, record};
 use autoresearch_workflow::{
-    Books, ExperimentKind, ExperimentSpec, PendingConfirmation, RunConfig, RunRequest, Workdir,
+    Books, ExperimentKind, ExperimentSpec, JobEnd, RunConfig, RunRequest, Workdir,
 };
 
 /// A summary of `steps` steps around `ms` with ±`jitter` ms of deterministic noise.
@@ -55,25 +56,52 @@ fn fixture(confirm_best: bool) -> Fixture {
     }
 }
 
+/// Takes a new node through its lifecycle to `analyzing`, as the engine does.
+fn run_to_analysis(books: &mut Books, id: &str) {
+    books.start_preparing(id, 1).unwrap();
+    books
+        .mark_launched(id, &format!("job-{id}"), "2026-01-01T00:00:00Z")
+        .unwrap();
+    let end = JobEnd {
+        status: "succeeded".to_owned(),
+        detail: String::new(),
+        stalled: false,
+        hard_capped: false,
+        probe_lines: 200,
+    };
+    books.mark_job_ended(id, &end).unwrap();
+}
+
 fn add(books: &mut Books, kind: ExperimentKind, name: &str) -> String {
     let spec = ExperimentSpec::new(kind, name);
     let id = books
-        .tree
-        .add(name, None, serde_json::to_value(&spec).unwrap(), 0.0)
+        .add_child(NewExperiment {
+            spec: &spec,
+            parent: None,
+            priority: 0.0,
+        })
         .unwrap();
-    for status in [
-        NodeStatus::Preparing,
-        NodeStatus::Running,
-        NodeStatus::Analyzing,
-    ] {
-        books.transition(&id, status).unwrap();
-    }
+    run_to_analysis(books, &id);
+    id
+}
+
+/// The confirmation run of the pending candidate, as the planner queues it.
+fn add_confirmation(books: &mut Books, candidate: &str) -> String {
+    let spec = ExperimentSpec::new(ExperimentKind::Confirm, format!("{candidate}_confirm"));
+    let id = books
+        .add_confirmation(NewExperiment {
+            spec: &spec,
+            parent: Some(candidate),
+            priority: -100.0,
+        })
+        .unwrap();
+    run_to_analysis(books, &id);
     id
 }
 
 fn done(books: &Books, id: &str, summary: RunSummary) -> Completion {
     let spec: ExperimentSpec =
-        serde_json::from_value(books.tree.get(id).unwrap().spec.clone()).unwrap();
+        serde_json::from_value(books.tree().get(id).unwrap().spec.clone()).unwrap();
     Completion {
         id: id.to_owned(),
         spec,
@@ -109,11 +137,11 @@ fn only_a_gain_beyond_the_noise_and_the_margin_becomes_the_best() {
     let real = add(&mut books, ExperimentKind::Planned, "real_gain");
     let c = done(&books, &real, summary(14.0, 1.0));
     assert!(record(&mut books, &f.config, c).unwrap().new_best);
-    assert_eq!(books.state.current_best.as_deref(), Some(real.as_str()));
-    assert!(books.tree.get(&real).unwrap().improved);
-    assert!(!books.tree.get(&noise).unwrap().improved);
+    assert_eq!(books.state().current_best.as_deref(), Some(real.as_str()));
+    assert!(books.tree().get(&real).unwrap().improved);
+    assert!(!books.tree().get(&noise).unwrap().improved);
     let history: Vec<_> = books
-        .state
+        .state()
         .history
         .iter()
         .map(|h| (h.run_id.as_str(), h.improved, h.verdict.clone()))
@@ -132,10 +160,13 @@ fn the_headspace_run_sets_the_floor_and_is_never_the_best() {
     let head = add(&mut books, ExperimentKind::Headspace, "headspace");
     let c = done(&books, &head, summary(8.0, 0.5));
     assert!(!record(&mut books, &f.config, c).unwrap().new_best);
-    assert_eq!(books.state.current_best.as_deref(), Some(baseline.as_str()));
-    let floor = books.state.floor_ms.unwrap();
+    assert_eq!(
+        books.state().current_best.as_deref(),
+        Some(baseline.as_str())
+    );
+    let floor = books.state().floor_ms.unwrap();
     assert!((floor - 8.0).abs() < 0.5, "{floor}");
-    let headspace = books.state.headspace_pct.unwrap();
+    let headspace = books.state().headspace_pct.unwrap();
     assert!((headspace - 60.0).abs() < 3.0, "{headspace}");
 }
 
@@ -151,25 +182,34 @@ fn with_confirmation_a_new_best_waits_for_its_repeat() {
     let r = record(&mut books, &f.config, c).unwrap();
     assert!(r.needs_confirmation && !r.new_best);
     assert_eq!(
-        books.state.current_best.as_deref(),
+        books.state().current_best.as_deref(),
         Some(baseline.as_str()),
         "not kept yet"
     );
-    let repeat = add(&mut books, ExperimentKind::Confirm, "candidate_confirm");
-    books.state.pending_confirmation = Some(PendingConfirmation {
-        candidate: candidate.clone(),
-        confirm_node: repeat.clone(),
-        previous_best: Some(baseline.clone()),
-    });
+    let pending = books.state().pending_confirmation.clone().unwrap();
+    assert_eq!(
+        (pending.candidate.as_str(), pending.previous_best.as_deref()),
+        (candidate.as_str(), Some(baseline.as_str()))
+    );
+    let repeat = add_confirmation(&mut books, &candidate);
+    assert_eq!(
+        books
+            .state()
+            .pending_confirmation
+            .as_ref()
+            .unwrap()
+            .confirm_node,
+        repeat
+    );
     let c = done(&books, &repeat, summary(15.2, 0.5));
     assert!(record(&mut books, &f.config, c).unwrap().new_best);
     assert_eq!(
-        books.state.current_best.as_deref(),
+        books.state().current_best.as_deref(),
         Some(candidate.as_str()),
         "the candidate is kept"
     );
-    assert!(books.tree.get(&candidate).unwrap().improved);
-    assert!(books.state.pending_confirmation.is_none());
+    assert!(books.tree().get(&candidate).unwrap().improved);
+    assert!(books.state().pending_confirmation.is_none());
 }
 
 #[test]
@@ -182,15 +222,58 @@ fn a_failed_repeat_does_not_confirm() {
     let candidate = add(&mut books, ExperimentKind::Planned, "lucky");
     let c = done(&books, &candidate, summary(15.0, 0.5));
     record(&mut books, &f.config, c).unwrap();
-    let repeat = add(&mut books, ExperimentKind::Confirm, "lucky_confirm");
-    books.state.pending_confirmation = Some(PendingConfirmation {
-        candidate: candidate.clone(),
-        confirm_node: repeat.clone(),
-        previous_best: Some(baseline.clone()),
-    });
+    let repeat = add_confirmation(&mut books, &candidate);
     let c = done(&books, &repeat, summary(20.1, 0.5));
     assert!(!record(&mut books, &f.config, c).unwrap().new_best);
-    assert_eq!(books.state.current_best.as_deref(), Some(baseline.as_str()));
+    assert_eq!(
+        books.state().current_best.as_deref(),
+        Some(baseline.as_str())
+    );
+    assert!(
+        books.state().pending_confirmation.is_none(),
+        "the candidate is settled, so planning goes on"
+    );
+}
+
+#[test]
+fn a_confirmation_run_that_fails_settles_its_candidate_unconfirmed() {
+    let f = fixture(true);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
+    let c = done(&books, &baseline, summary(20.0, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let candidate = add(&mut books, ExperimentKind::Planned, "flaky");
+    let c = done(&books, &candidate, summary(15.0, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let repeat = add_confirmation(&mut books, &candidate);
+    let mut c = done(
+        &books,
+        &repeat,
+        RunSummary::from_evidence(&Evidence::default(), None),
+    );
+    c.failure = Some(FailureRecord {
+        kind: FailureKind::JobRuntimeFailed,
+        phase: FailurePhase::Job,
+        message: "CUDA error: an illegal memory access".to_owned(),
+        retryable: false,
+        details: serde_json::Value::Null,
+        exception_type: None,
+        job_id: None,
+        created_at: "2026-01-01T00:00:00Z".to_owned(),
+    });
+    let r = record(&mut books, &f.config, c).unwrap();
+    assert!(r.failed && !r.new_best);
+    assert_eq!(
+        books.state().current_best.as_deref(),
+        Some(baseline.as_str())
+    );
+    // Before, a failed repeat left the confirmation pending for ever, and the gate let
+    // no planning round start again.
+    assert!(books.state().pending_confirmation.is_none());
+    drop(books);
+    let books = Books::open(&f.workdir).unwrap();
+    assert!(books.state().pending_confirmation.is_none(), "saved");
+    assert!(!books.tree().get(&candidate).unwrap().improved);
 }
 
 #[test]
@@ -221,7 +304,7 @@ fn recording_again_after_a_crash_writes_nothing_twice_and_failures_are_rows() {
     assert!(r.failed && !r.new_best);
     drop(books);
     let books = Books::open(&f.workdir).unwrap();
-    assert_eq!(books.state.history.len(), 2);
+    assert_eq!(books.state().history.len(), 2);
     let rows =
         autoresearch_workflow::master_table::MasterTable::read(&f.workdir.master_table()).unwrap();
     assert_eq!(rows.len(), 2);
@@ -230,7 +313,10 @@ fn recording_again_after_a_crash_writes_nothing_twice_and_failures_are_rows() {
         rows[1].notes,
         "job_startup_failed: ModuleNotFoundError: spdl"
     );
-    assert_eq!(books.tree.get(&broken).unwrap().status, NodeStatus::Failed);
+    assert_eq!(
+        books.tree().get(&broken).unwrap().status,
+        NodeStatus::Failed
+    );
     let summary_md = std::fs::read_to_string(f.workdir.summary()).unwrap();
     assert!(
         summary_md.contains("- job_startup_failed: 1"),

@@ -1,14 +1,14 @@
 //! `state.json`: what the run has learnt, beyond the tree — best, plateau, practices
 //! tried, the anchor, the history of results — written atomically after every change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use autoresearch_hypothesis_tree::FailureRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::policy::{Plateau, StopReason};
+use crate::policy::{Plateau, PracticeSet, StopReason};
 
 /// The version of `state.json` this build writes.
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -165,7 +165,7 @@ pub struct RunState {
     pub best_at_last_round: Option<String>,
     /// Best practices tried (or recorded as impossible).
     #[serde(default)]
-    pub practices_tried: BTreeSet<String>,
+    pub practices_tried: PracticeSet,
     /// Attempts per structural practice.
     #[serde(default)]
     pub structural_attempts: BTreeMap<String, u32>,
@@ -229,7 +229,7 @@ impl RunState {
             plateau: Plateau::default(),
             seed_round_done: false,
             best_at_last_round: None,
-            practices_tried: BTreeSet::new(),
+            practices_tried: PracticeSet::new(),
             structural_attempts: BTreeMap::new(),
             launched: 0,
             llm_usd: 0.0,
