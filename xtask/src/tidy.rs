@@ -173,9 +173,10 @@ mod tests {
             .iter()
             .map(|row| {
                 let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+                // A name may carry its reason in parentheses: `jobs (the supervisor)`.
                 let allowed = cells[1]
                     .split(',')
-                    .map(str::trim)
+                    .map(|c| c.split(" (").next().unwrap_or(c).trim())
                     .filter(|c| !c.is_empty() && *c != "–")
                     .map(str::to_owned)
                     .collect();

@@ -237,32 +237,21 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// `autoresearch tree <workdir>`: the tree as text, the best node marked.
+/// `autoresearch tree <workdir>`: the tree as text, the run's best marked.
 fn tree(workdir: &std::path::Path) -> ExitCode {
     use std::io::Write;
-    let engine = workdir.join("engine");
-    if !engine.is_dir() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "{} is not an autoresearch work directory (it has no engine/ folder)\nhint: pass the folder given to `autoresearch run`",
-            workdir.display()
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
-    match autoresearch_hypothesis_tree::store::load(&engine) {
-        Ok(tree) if tree.is_empty() => {
-            let _ = writeln!(std::io::stdout(), "(no experiments yet)");
-            ExitCode::from(EXIT_SUCCESS)
-        }
-        Ok(tree) => {
-            let best = tree.latest_improvement().map(|n| n.node_id.as_str());
-            let text = autoresearch_hypothesis_tree::render_ascii(&tree, best);
+    match autoresearch_workflow::status::tree_text(&autoresearch_workflow::Workdir::new(workdir)) {
+        Ok(text) => {
             let _ = write!(std::io::stdout(), "{text}");
             ExitCode::from(EXIT_SUCCESS)
         }
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "{err}");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(if err.is_bad_input() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            })
         }
     }
 }

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use autoresearch_runner_core::{forward_signals, shutdown_channel};
 use autoresearch_workflow::{
     AgentChoice, AgentEnv, PlatformChoice, RunOptions, RunOutcome, RunRequest, RunStatus, Workdir,
     policy::describe_stop,
 };
+use autoresearch_workflow::{forward_signals, shutdown_channel};
 use clap::{Args, ValueEnum};
 
 use crate::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SUCCESS, EXIT_USAGE, eprint_error};

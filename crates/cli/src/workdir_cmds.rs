@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use autoresearch_workflow::{
-    AgentEnv, ExperimentKind, ExperimentSpec, RunConfig, Workdir, WorkflowError,
-};
+use autoresearch_workflow::{AgentEnv, Workdir, WorkflowError, queue::UserExperiment};
 use clap::Subcommand;
 
 use crate::{EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, eprint_error};
@@ -116,35 +114,14 @@ pub(crate) fn clean(workdir: &Path, all: bool, force: bool) -> ExitCode {
 
 /// `autoresearch report`.
 pub(crate) fn report(workdir: &Path, no_agent: bool) -> ExitCode {
-    let dir = Workdir::new(workdir);
-    let agent = if no_agent {
-        None
-    } else {
-        match RunConfig::load(workdir) {
-            Ok(Some(config)) => {
-                let env = AgentEnv::from_process();
-                match autoresearch_workflow::backend_for(config.agent, &env) {
-                    Ok(backend) => backend.map(|b| {
-                        autoresearch_llm_client::LlmClient::new(
-                            b,
-                            autoresearch_llm_client::CostBudget::unlimited(),
-                            autoresearch_llm_client::CallLog::new(dir.logs(), Vec::new()),
-                        )
-                    }),
-                    Err(err) => return fail(&WorkflowError::Agent(err)),
-                }
-            }
-            Ok(None) => return fail(&WorkflowError::NotAWorkdir(workdir.to_owned())),
-            Err(err) => return fail(&WorkflowError::Config(err)),
-        }
-    };
     let runtime = match crate::runtime(false) {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(autoresearch_workflow::report::write_report(
-        &dir,
-        agent.as_ref(),
+    let env = (!no_agent).then(AgentEnv::from_process);
+    match runtime.block_on(autoresearch_workflow::report::report(
+        &Workdir::new(workdir),
+        env.as_ref(),
     )) {
         Ok(path) => {
             let _ = writeln!(std::io::stdout(), "wrote {}", path.display());
@@ -188,25 +165,14 @@ pub(crate) fn queue(workdir: &Path, action: QueueAction) -> ExitCode {
             base,
             priority,
         } => {
-            let mut spec = ExperimentSpec::new(ExperimentKind::Planned, name);
-            spec.hypothesis = hypothesis;
-            spec.description = description;
-            spec.base_node = base;
-            spec.change_summary = "added by hand".to_owned();
-            for arg in launch_args {
-                let Some((flag, value)) = arg.split_once('=') else {
-                    eprint_error(&format!(
-                        "--launch-arg {arg}: expected --flag=value\nhint: for example --launch-arg=--batch-size=16"
-                    ));
-                    return ExitCode::from(EXIT_USAGE);
-                };
-                spec.changes.push(format!(
-                    "{}={value}",
-                    autoresearch_workflow::normalise_flag(flag)
-                ));
-                spec.launch_args.insert(flag.to_owned(), value.to_owned());
-            }
-            autoresearch_workflow::queue::add(&dir, spec, priority).map(|id| {
+            let experiment = UserExperiment {
+                name,
+                hypothesis,
+                description,
+                launch_args,
+                base,
+            };
+            autoresearch_workflow::queue::add_user(&dir, experiment, priority).map(|id| {
                 let _ = writeln!(out, "queued {id}; it runs when the engine resumes");
             })
         }

@@ -68,6 +68,11 @@ impl LlmClient {
         &self.budget
     }
 
+    /// The call log (and its redaction of secrets).
+    pub fn log(&self) -> &CallLog {
+        &self.log
+    }
+
     /// One call: refused when the budget is spent; transient failures retried; prompt,
     /// answer and raw response logged. For API agents, an edit call's answer is parsed
     /// into checked [`crate::FileEdit`]s (not applied).

@@ -155,14 +155,18 @@ pub(crate) fn client(
     logs: &Path,
     env: &AgentEnv,
 ) -> LlmClient {
-    let secrets = [&env.anthropic_api_key, &env.openai_api_key]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
     LlmClient::new(
         backend,
         CostBudget::new(max_usd, already_spent),
-        CallLog::new(logs, secrets),
+        CallLog::new(logs, secrets(env)),
     )
+}
+
+/// The secrets of `env` that no log or report may show (its API keys).
+pub(crate) fn secrets(env: &AgentEnv) -> Vec<String> {
+    [&env.anthropic_api_key, &env.openai_api_key]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
 }

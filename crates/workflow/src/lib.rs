@@ -46,6 +46,10 @@ pub mod status;
 mod workdir;
 
 pub use agent::{AgentEnv, AgentSetupError, backend_for};
+/// The shutdown signal a run stops on (Ctrl+C and SIGTERM forwarded to it).
+pub use autoresearch_runner_core::{
+    ShutdownHandle, ShutdownListener, forward_signals, shutdown_channel,
+};
 pub(crate) use books::state;
 pub use books::state::{
     HistoryEntry, PendingConfirmation, RunState, RunStatus, STATE_SCHEMA_VERSION, StateError,

@@ -134,6 +134,47 @@ pub fn set_priority(workdir: &Workdir, id: &str, priority: f64) -> Result<(), Wo
     store(workdir, &checkpoint)
 }
 
+/// An experiment a person queues by hand (`autoresearch queue add`).
+#[derive(Debug, Clone, Default)]
+pub struct UserExperiment {
+    /// A short name.
+    pub name: String,
+    /// What it should show.
+    pub hypothesis: String,
+    /// Code instructions for the agent (empty for a launch-flag experiment).
+    pub description: String,
+    /// Launch flags to set, each as `--flag=value`.
+    pub launch_args: Vec<String>,
+    /// The completed node to start from (`None`: the instrumented original).
+    pub base: Option<String>,
+}
+
+/// Queues `experiment` with `priority`; returns its id. A launch argument that is not
+/// `--flag=value` is refused before anything is written.
+pub fn add_user(
+    workdir: &Workdir,
+    experiment: UserExperiment,
+    priority: f64,
+) -> Result<String, WorkflowError> {
+    let mut spec = ExperimentSpec::new(ExperimentKind::Planned, experiment.name);
+    spec.hypothesis = experiment.hypothesis;
+    spec.description = experiment.description;
+    spec.base_node = experiment.base;
+    spec.change_summary = "added by hand".to_owned();
+    for arg in experiment.launch_args {
+        let Some((flag, value)) = arg.split_once('=') else {
+            return Err(queue_error(
+                format!("--launch-arg {arg}: expected --flag=value"),
+                "for example --launch-arg=--batch-size=16",
+            ));
+        };
+        spec.changes
+            .push(format!("{}={value}", crate::spec::normalise_flag(flag)));
+        spec.launch_args.insert(flag.to_owned(), value.to_owned());
+    }
+    add(workdir, spec, priority)
+}
+
 /// Queues a new experiment of the user's: launch flags and/or code instructions, on the
 /// instrumented anchor or on a completed node. Returns its id.
 pub fn add(

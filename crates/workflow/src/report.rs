@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use autoresearch_llm_client::{AgentCall, LlmClient};
 
+use crate::agent::AgentEnv;
 use crate::config::RunConfig;
 use crate::error::WorkflowError;
 use crate::master_table::{COLUMNS, MasterTable};
@@ -183,6 +184,24 @@ fn dropped_proposals(tree: &autoresearch_hypothesis_tree::HypothesisTree) -> Str
     md
 }
 
+/// `autoresearch report`: writes `report.md` with the synthesis of the agent the run is
+/// configured with, or the facts alone when `agent_env` is `None` (`--no-agent`) or the
+/// run has no agent. The agent is set up as a run's is (see [`crate::agent`]): its call
+/// logs and the synthesis in the report have the environment's API keys redacted.
+pub async fn report(
+    workdir: &Workdir,
+    agent_env: Option<&AgentEnv>,
+) -> Result<std::path::PathBuf, WorkflowError> {
+    let Some(env) = agent_env else {
+        return write_report(workdir, None).await;
+    };
+    let config = RunConfig::load(workdir.root())?
+        .ok_or_else(|| WorkflowError::NotAWorkdir(workdir.root().to_owned()))?;
+    let agent = crate::agent::backend_for(config.agent, env)?
+        .map(|backend| crate::agent::client(backend, None, 0.0, &workdir.logs(), env));
+    write_report(workdir, agent.as_ref()).await
+}
+
 /// Writes `report.md`: the agent's synthesis (when `agent` is given and answers) above
 /// the facts. Returns the path.
 pub async fn write_report(
@@ -221,10 +240,10 @@ pub async fn write_report(
         match prompts::render(prompts::REPORT, &values) {
             Ok(prompt) => match agent.call(AgentCall::new("report", prompt)).await {
                 Ok(reply) => {
-                    let text = autoresearch_llm_client::json::cap_text(
+                    let text = agent.log().redact(&autoresearch_llm_client::json::cap_text(
                         reply.text.trim(),
                         autoresearch_llm_client::json::MAX_STRING_BYTES,
-                    );
+                    ));
                     md.push_str(&text);
                     md.push_str("\n\n---\n\n");
                 }

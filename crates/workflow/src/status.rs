@@ -206,3 +206,20 @@ pub fn render_status(report: &StatusReport) -> String {
     }
     out
 }
+
+/// `autoresearch tree`: the tree as text, with the run's best marked (the best of
+/// `state.json`, the one `status` and the report name).
+pub fn tree_text(workdir: &Workdir) -> Result<String, WorkflowError> {
+    if !workdir.engine().is_dir() && RunConfig::load(workdir.root())?.is_none() {
+        return Err(WorkflowError::NotAWorkdir(workdir.root().to_owned()));
+    }
+    let tree = crate::books::load_tree(workdir)?;
+    if tree.is_empty() {
+        return Ok("(no experiments yet)\n".to_owned());
+    }
+    let state = RunState::load(&workdir.state())?.unwrap_or_default();
+    Ok(autoresearch_hypothesis_tree::render_ascii(
+        &tree,
+        state.current_best.as_deref(),
+    ))
+}

@@ -476,8 +476,10 @@ fn look_alike_actions_unknown_fields_ambiguity_and_huge_strings() {
                 {"name": "four", "hypothesis": "Four loaders.", "launch_args": {"--load-concurrency": "4"}}]}),
             json!({"action": "stop", "experiments": []})
         )),
-        // `autoresearch report`'s synthesis, far too long.
-        Turn::Text(format!("# Synthesis\n\n{huge}")),
+        // `autoresearch report`'s synthesis, far too long, and quoting the API key.
+        Turn::Text(format!(
+            "# Synthesis\n\nThe key was sk-test-e2e-0123456789.\n\n{huge}"
+        )),
     ];
     let (_runtime, server) = server(turns);
     let mut args = new_run_args(&workdir, &repo);
@@ -560,6 +562,24 @@ fn look_alike_actions_unknown_fields_ambiguity_and_huge_strings() {
     c.check(
         report_md < 24 * 1024,
         format!("[6] report.md is {report_md} bytes"),
+    );
+    // The report's agent is set up as the run's: the key it echoed is redacted in its
+    // call logs and in the report.
+    let leaks: Vec<String> = std::fs::read_dir(workdir.join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .chain([workdir.join("report.md")])
+        .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("sk-test-e2e-0123456789")))
+        .map(|p| p.display().to_string())
+        .collect();
+    let logged = std::fs::read_dir(workdir.join("logs"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains("report"));
+    c.check(
+        logged && leaks.is_empty(),
+        format!("the report's call is logged ({logged}) and no file shows the key: {leaks:?}"),
     );
     c.finish(&stderr);
 }

@@ -140,6 +140,18 @@ fn tree_prints_a_work_directory_s_experiments() {
     tree.add("mtp", Some(&base), serde_json::json!({}), 0.0)
         .unwrap();
     store::save_changes(&mut tree, &engine).unwrap();
+    // The best is the run's, from state.json (as `status` shows it).
+    std::fs::write(
+        dir.path().join("state.json"),
+        serde_json::json!({
+            "schema_version": 1,
+            "status": "stopped",
+            "started_at": "2026-01-01T00:00:00Z",
+            "current_best": base,
+        })
+        .to_string(),
+    )
+    .unwrap();
     let (code, stdout, stderr) = autoresearch(&["tree", dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     insta::assert_snapshot!(stdout);
