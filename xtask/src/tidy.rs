@@ -236,6 +236,127 @@ mod tests {
         );
     }
 
+    /// Most lines a workflow function may have without a `Long on purpose:` comment.
+    const MAX_FUNCTION_LINES: usize = 80;
+
+    /// A line with its string and character literals and `//` comment taken out, so
+    /// only code braces are counted.
+    fn code_of(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => {
+                    while let Some(d) = chars.next() {
+                        match d {
+                            '\\' => {
+                                chars.next();
+                            }
+                            '"' => break,
+                            _ => {}
+                        }
+                    }
+                }
+                // A character literal ('{'), not a lifetime ('a).
+                '\'' if matches!(chars.clone().nth(1), Some('\'')) => {
+                    chars.next();
+                    chars.next();
+                }
+                '/' if chars.peek() == Some(&'/') => break,
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// Every function of `text` outside its tests: (name, first line, length in lines,
+    /// whether the lines above it say why it is long).
+    fn functions(text: &str) -> Vec<(String, usize, usize, bool)> {
+        let lines: Vec<&str> = text.lines().collect();
+        let end = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("#[cfg(test)]"))
+            .unwrap_or(lines.len());
+        let mut found = Vec::new();
+        for (i, line) in lines[..end].iter().enumerate() {
+            let code = code_of(line);
+            let words: Vec<&str> = code.split_whitespace().collect();
+            let Some(at) = words.iter().position(|w| *w == "fn") else {
+                continue;
+            };
+            let leading = &words[..at];
+            if !leading
+                .iter()
+                .all(|w| w.starts_with("pub") || matches!(*w, "async" | "const" | "unsafe"))
+            {
+                continue;
+            }
+            let name = words
+                .get(at + 1)
+                .map_or("", |w| w.split(['(', '<']).next().unwrap_or(w));
+            let (mut depth, mut opened) = (0i64, false);
+            let mut last = i;
+            for (j, body) in lines[i..end].iter().enumerate() {
+                let code = code_of(body);
+                if !opened && code.contains(';') && !code.contains('{') {
+                    break;
+                }
+                for c in code.chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                last = i + j;
+                if opened && depth <= 0 {
+                    break;
+                }
+            }
+            if !opened {
+                continue;
+            }
+            let explained = lines[i.saturating_sub(12)..i]
+                .iter()
+                .any(|l| l.contains("Long on purpose"));
+            found.push((name.to_owned(), i + 1, last - i + 1, explained));
+        }
+        found
+    }
+
+    #[test]
+    fn the_length_check_finds_functions_and_their_ends() {
+        let text = "fn a() {\n    let s = \"}\";\n    let c = '{';\n}\n\n// Long on purpose: a test.\npub(crate) async fn b<'a>(x: &'a str) {\n    if x.is_empty() {\n        // }\n    }\n}\nfn c();\n#[cfg(test)]\nfn d() {}\n";
+        assert_eq!(
+            functions(text),
+            vec![("a".to_owned(), 1, 4, false), ("b".to_owned(), 7, 5, true)]
+        );
+    }
+
+    #[test]
+    fn no_workflow_function_is_longer_than_a_screen_without_saying_why() {
+        let mut files = Vec::new();
+        rust_files(&workspace_root().join("crates/workflow/src"), &mut files);
+        files.sort();
+        let mut long = Vec::new();
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap();
+            for (name, line, length, explained) in functions(&text) {
+                if length > MAX_FUNCTION_LINES && !explained {
+                    long.push(format!("{}:{line} {name} ({length} lines)", file.display()));
+                }
+            }
+        }
+        assert!(
+            long.is_empty(),
+            "functions over {MAX_FUNCTION_LINES} lines: split them, or say above them why not (`// Long on purpose: …`):\n{}",
+            long.join("\n")
+        );
+    }
+
     fn collect_all(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

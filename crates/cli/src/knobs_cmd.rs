@@ -34,14 +34,14 @@ pub(crate) fn run(request: &KnobsRequest<'_>) -> ExitCode {
     let options = match runtime.block_on(knobs::read_options(&python, request.script)) {
         Ok(options) => options,
         Err(err) => {
-            eprint_error(&err);
+            eprint_error(&err.to_string());
             return ExitCode::from(EXIT_FAILURE);
         }
     };
     let found = match knobs::knobs_from(&options, request.added, request.frozen) {
         Ok(found) => found,
         Err(err) => {
-            eprint_error(&err);
+            eprint_error(&err.to_string());
             return ExitCode::from(EXIT_USAGE);
         }
     };

@@ -60,6 +60,7 @@ impl AgentEnv {
 
 /// The backend for `choice`, or `None` for no agent (`none`, or `auto` with nothing
 /// available).
+// Long on purpose: one arm per agent choice, each naming what it needs when missing.
 pub fn backend_for(
     choice: AgentChoice,
     env: &AgentEnv,

@@ -387,6 +387,7 @@ impl RunConfig {
     }
 
     /// The rules on values (not on files).
+    // Long on purpose: one rule per field, each with its own message and hint.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.base_launch_command.trim().is_empty() {
             return Err(invalid(
@@ -474,6 +475,8 @@ impl RunConfig {
     /// The stored configuration of a resume, with the request's flags compared: a flag
     /// that differs is an error listing every difference, unless all of them are
     /// updatable and `--update-config` was given, in which case they apply.
+    // Long on purpose: one comparison per configuration field, in `config.json`'s
+    // order, so a reader sees at a glance which fields a resume compares.
     pub fn resume(
         stored: &Self,
         request: &RunRequest,

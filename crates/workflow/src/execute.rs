@@ -181,6 +181,8 @@ impl ProgressReader {
 
 /// Polls `job` until it ends, cancelling it when it stalls or passes the hard cap.
 /// `launched_at` is the wall-clock launch time (RFC 3339), which survives a resume.
+// Long on purpose: one polling loop whose exits (end, stall, hard cap, signal) are
+// easiest to check side by side.
 pub(crate) async fn watch(
     ctx: &Context,
     id: &str,

@@ -463,31 +463,46 @@ fn classify_by_name(option: &ArgOption, name: &str, kind: KnobKind) -> Option<Kn
     Some(KnobRole::Other)
 }
 
+/// Why a knob's value, a `--knob` declaration or the script reader is refused. Every
+/// message names the flag or the script and what would be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KnobError {
+    /// A value the knob does not take.
+    #[error("{0}")]
+    Value(String),
+    /// A `--knob` declaration that does not read as `name=int:LO..HI`.
+    #[error("--knob {spec}: expected name=int:LO..HI{detail}")]
+    Declaration {
+        /// The declaration as given.
+        spec: String,
+        /// What else is wrong (`" with LO ≤ HI"`), or nothing.
+        detail: &'static str,
+    },
+    /// `--knob` names an option the script does not have.
+    #[error(
+        "--knob {0}: the script has no such argparse option\nhint: `autoresearch` reads the options from the script's add_argument calls"
+    )]
+    UnknownOption(String),
+    /// The script reader (a Python helper) failed, or printed something unexpected.
+    #[error("{0}")]
+    Reader(String),
+}
+
 /// The knobs among `options`, after the user's additions (`name=int:LO..HI`) and
 /// freezes.
 pub fn knobs_from(
     options: &[ArgOption],
     added: &[String],
     frozen: &[String],
-) -> Result<Vec<Knob>, String> {
+) -> Result<Vec<Knob>, KnobError> {
     let frozen: Vec<String> = frozen
         .iter()
         .map(|f| crate::spec::normalise_flag(f))
         .collect();
-    let mut knobs = Vec::new();
-    let mut extra: Vec<(String, (i64, i64))> = Vec::new();
-    for spec in added {
-        let (name, rest) = spec
-            .split_once('=')
-            .ok_or_else(|| format!("--knob {spec}: expected name=int:LO..HI"))?;
-        let range = rest
-            .strip_prefix("int:")
-            .and_then(|r| r.split_once(".."))
-            .and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)))
-            .filter(|(lo, hi): &(i64, i64)| lo <= hi)
-            .ok_or_else(|| format!("--knob {spec}: expected name=int:LO..HI with LO ≤ HI"))?;
-        extra.push((crate::spec::normalise_flag(name), range));
-    }
+    let extra = added
+        .iter()
+        .map(|spec| declared_knob(spec))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut pipelines: Vec<&String> = options
         .iter()
         .flat_map(|o| o.reaches.iter().flatten())
@@ -496,6 +511,7 @@ pub fn knobs_from(
     pipelines.sort();
     pipelines.dedup();
     let several_pipelines = pipelines.len() > 1;
+    let mut knobs = Vec::new();
     for option in options {
         let name = if option.env {
             env_knob_name(&option.flag)
@@ -511,91 +527,115 @@ pub fn knobs_from(
             (None, Some(_)) => (KnobRole::Other, "named by --knob".to_owned()),
             (None, None) => continue,
         };
-        // An unknown default of a concurrency-like knob is taken as 1 (a single worker),
-        // so the planner can still scale it.
-        let default = value_text(&option.default).or_else(|| {
-            matches!(
-                role,
-                KnobRole::Concurrency { .. } | KnobRole::Threads | KnobRole::Buffer
-            )
-            .then(|| "1".to_owned())
-        });
-        let numeric_choices: Vec<i64> = option
-            .choices
-            .iter()
-            .flatten()
-            .filter_map(serde_json::Value::as_i64)
-            .collect();
-        let range = forced.or_else(|| {
-            (option.kind == "int").then(|| {
-                if let (Some(lo), Some(hi)) =
-                    (numeric_choices.iter().min(), numeric_choices.iter().max())
-                {
-                    return (*lo, *hi);
-                }
-                let d = default
-                    .as_deref()
-                    .and_then(|d| d.parse::<i64>().ok())
-                    .unwrap_or(1)
-                    .max(1);
-                match role {
-                    KnobRole::BatchSize => ((d / 2).max(1), d * 8),
-                    KnobRole::Concurrency { .. } | KnobRole::Threads => (1, (d * 8).max(32)),
-                    KnobRole::Buffer => (1, (d * 8).max(16)),
-                    _ => ((d / 4).max(0), (d * 4).max(4)),
-                }
-            })
-        });
-        let kind = value_kind(option).unwrap_or(KnobKind::Integer);
-        let env_switch = option
-            .env
-            .then_some(option.subprocess.as_ref())
-            .flatten()
-            .map(env_subprocess_values);
-        let choices = match (&env_switch, kind) {
-            (Some((on, off)), _) => vec![off.clone(), on.clone()],
-            (None, KnobKind::Switch | KnobKind::Toggle) => {
-                vec!["true".to_owned(), "false".to_owned()]
-            }
-            (None, _) => option
-                .choices
-                .iter()
-                .flatten()
-                .filter_map(value_text)
-                .collect(),
-        };
-        // A switch's value says whether the flag is on the command line; its default is
-        // off (a toggle's default is the option's own). An unset variable that picks the
-        // subprocess is at its "off" value.
-        let default = match (&env_switch, kind) {
-            (Some((on, off)), _) => Some(default.filter(|d| d == on).unwrap_or(off.clone())),
-            (None, KnobKind::Switch) => Some("false".to_owned()),
-            (None, _) => default,
-        };
         let pipeline = several_pipelines
             .then(|| pipeline_of(option, &role))
             .flatten();
-        knobs.push(Knob {
-            flag: option.flag.clone(),
-            name,
-            role,
-            default,
-            range,
-            choices,
-            value_kind: Some(kind),
-            evidence: Some(evidence),
-            pipeline,
-            env: option.env,
-        });
+        let mut knob = knob_of(option, name, role, forced);
+        knob.evidence = Some(evidence);
+        knob.pipeline = pipeline;
+        knobs.push(knob);
     }
-    for (name, _) in &extra {
-        if !knobs.iter().any(|k| &k.name == name) {
-            return Err(format!(
-                "--knob {name}: the script has no such argparse option\nhint: `autoresearch` reads the options from the script's add_argument calls"
-            ));
-        }
+    if let Some((name, _)) = extra
+        .iter()
+        .find(|(name, _)| !knobs.iter().any(|k| &k.name == name))
+    {
+        return Err(KnobError::UnknownOption(name.clone()));
     }
     Ok(knobs)
+}
+
+/// A `--knob name=int:LO..HI` declaration: the knob's name and range.
+fn declared_knob(spec: &str) -> Result<(String, (i64, i64)), KnobError> {
+    let refused = |detail| KnobError::Declaration {
+        spec: spec.to_owned(),
+        detail,
+    };
+    let (name, rest) = spec.split_once('=').ok_or_else(|| refused(""))?;
+    let range = rest
+        .strip_prefix("int:")
+        .and_then(|r| r.split_once(".."))
+        .and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)))
+        .filter(|(lo, hi): &(i64, i64)| lo <= hi)
+        .ok_or_else(|| refused(" with LO ≤ HI"))?;
+    Ok((crate::spec::normalise_flag(name), range))
+}
+
+/// The knob `option` makes in `role` (its range `forced` by `--knob` when declared);
+/// evidence and pipeline are the caller's.
+fn knob_of(option: &ArgOption, name: String, role: KnobRole, forced: Option<(i64, i64)>) -> Knob {
+    // An unknown default of a concurrency-like knob is taken as 1 (a single worker),
+    // so the planner can still scale it.
+    let default = value_text(&option.default).or_else(|| {
+        matches!(
+            role,
+            KnobRole::Concurrency { .. } | KnobRole::Threads | KnobRole::Buffer
+        )
+        .then(|| "1".to_owned())
+    });
+    let range = forced
+        .or_else(|| (option.kind == "int").then(|| int_range(option, &role, default.as_deref())));
+    let kind = value_kind(option).unwrap_or(KnobKind::Integer);
+    let env_switch = option
+        .env
+        .then_some(option.subprocess.as_ref())
+        .flatten()
+        .map(env_subprocess_values);
+    let choices = match (&env_switch, kind) {
+        (Some((on, off)), _) => vec![off.clone(), on.clone()],
+        (None, KnobKind::Switch | KnobKind::Toggle) => {
+            vec!["true".to_owned(), "false".to_owned()]
+        }
+        (None, _) => option
+            .choices
+            .iter()
+            .flatten()
+            .filter_map(value_text)
+            .collect(),
+    };
+    // A switch's value says whether the flag is on the command line; its default is
+    // off (a toggle's default is the option's own). An unset variable that picks the
+    // subprocess is at its "off" value.
+    let default = match (&env_switch, kind) {
+        (Some((on, off)), _) => Some(default.filter(|d| d == on).unwrap_or(off.clone())),
+        (None, KnobKind::Switch) => Some("false".to_owned()),
+        (None, _) => default,
+    };
+    Knob {
+        flag: option.flag.clone(),
+        name,
+        role,
+        default,
+        range,
+        choices,
+        value_kind: Some(kind),
+        evidence: None,
+        pipeline: None,
+        env: option.env,
+    }
+}
+
+/// The range an integer option is searched over: its numeric choices, else a span
+/// around its default that fits its role.
+fn int_range(option: &ArgOption, role: &KnobRole, default: Option<&str>) -> (i64, i64) {
+    let numeric: Vec<i64> = option
+        .choices
+        .iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_i64)
+        .collect();
+    if let (Some(lo), Some(hi)) = (numeric.iter().min(), numeric.iter().max()) {
+        return (*lo, *hi);
+    }
+    let d = default
+        .and_then(|d| d.parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1);
+    match role {
+        KnobRole::BatchSize => ((d / 2).max(1), d * 8),
+        KnobRole::Concurrency { .. } | KnobRole::Threads => (1, (d * 8).max(32)),
+        KnobRole::Buffer => (1, (d * 8).max(16)),
+        _ => ((d / 4).max(0), (d * 4).max(4)),
+    }
 }
 
 /// The knob table as Markdown, for the planning prompt: the only flags an experiment
@@ -707,7 +747,7 @@ pub struct Instrumented {
 
 /// Runs `script_tool.py <command> <script>` with `python`. The helper's source goes in
 /// on standard input (`python - <command> <script>`), so no copy of it is left on disk.
-async fn run_tool(python: &Path, command: &str, script: &Path) -> Result<Vec<u8>, String> {
+async fn run_tool(python: &Path, command: &str, script: &Path) -> Result<Vec<u8>, KnobError> {
     let output = autoresearch_fs::process::Command::new(python)
         .arg("-")
         .arg(command)
@@ -716,25 +756,28 @@ async fn run_tool(python: &Path, command: &str, script: &Path) -> Result<Vec<u8>
         .timeout(Duration::from_secs(60))
         .run()
         .await
-        .map_err(|e| match e {
-            autoresearch_fs::process::ProcessError::TimedOut { .. } => {
-                "the script reader took over 60 s".to_owned()
-            }
-            other => format!("{other} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)"),
+        .map_err(|e| {
+            KnobError::Reader(match e {
+                autoresearch_fs::process::ProcessError::TimedOut { .. } => {
+                    "the script reader took over 60 s".to_owned()
+                }
+                other => format!("{other} (set AUTORESEARCH_PYTHON to a Python 3 interpreter)"),
+            })
         })?;
     if !output.status.success() {
-        return Err(format!(
+        return Err(KnobError::Reader(format!(
             "the script reader failed: {}",
             output.stderr.trim()
-        ));
+        )));
     }
     Ok(output.stdout.into_bytes())
 }
 
 /// The script's `argparse` options.
-pub async fn read_options(python: &Path, script: &Path) -> Result<Vec<ArgOption>, String> {
+pub async fn read_options(python: &Path, script: &Path) -> Result<Vec<ArgOption>, KnobError> {
     let out = run_tool(python, "knobs", script).await?;
     serde_json::from_slice(&out).map_err(|e| {
+        KnobError::Reader(
         // A script that does not parse gets the reader's refusal, not a list.
         match serde_json::from_slice::<Instrumented>(&out) {
             Ok(Instrumented {
@@ -746,15 +789,18 @@ pub async fn read_options(python: &Path, script: &Path) -> Result<Vec<ArgOption>
                 script.display()
             ),
             _ => format!("the script reader printed something unexpected: {e}"),
-        }
+        })
     })
 }
 
 /// The script with its training loop wrapped by the probe (the built-in instrumenter).
-pub async fn instrument(python: &Path, script: &Path) -> Result<Instrumented, String> {
+pub async fn instrument(python: &Path, script: &Path) -> Result<Instrumented, KnobError> {
     let out = run_tool(python, "instrument", script).await?;
-    serde_json::from_slice(&out)
-        .map_err(|e| format!("the script reader printed something unexpected: {e}"))
+    serde_json::from_slice(&out).map_err(|e| {
+        KnobError::Reader(format!(
+            "the script reader printed something unexpected: {e}"
+        ))
+    })
 }
 
 /// The knob table for people (`autoresearch knobs`): each knob with its role, default,

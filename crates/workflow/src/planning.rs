@@ -385,6 +385,7 @@ fn script_of(ctx: &Context, id: &str) -> String {
 }
 
 /// The planning prompt for a round under `parent`.
+// Long on purpose: one value per placeholder of the planning prompt, in its order.
 pub fn plan_prompt(ctx: &Context, books: &Books, parent: &str) -> Result<String, PromptError> {
     let state = books.state();
     let tried: Vec<&str> = state.practices_tried.iter().map(|p| p.tag()).collect();
@@ -510,7 +511,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     let best_summary = best.as_deref().and_then(|b| books.summary(b));
     // Every configuration run or queued (the headspace run replays cached batches: it is
     // no configuration), each spec read once.
-    let specs: Vec<(String, NodeStatus, ExperimentSpec, Option<String>)> = books
+    let specs: Vec<ConfigRow> = books
         .tree()
         .nodes()
         .filter_map(|n| {
@@ -523,35 +524,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         .iter()
         .map(|(_, _, s, _)| config_key(&s.launch_args, &s.env))
         .collect();
-    let batch_flag = books
-        .state()
-        .knobs
-        .iter()
-        .find(|k| k.role == crate::knobs::KnobRole::BatchSize)
-        .map(|k| k.name.clone());
-    let failed_batch = batch_flag.and_then(|name| {
-        books
-            .tree()
-            .nodes()
-            .filter(|n| {
-                n.failure.as_ref().is_some_and(|f| {
-                    matches!(
-                        f.kind,
-                        autoresearch_hypothesis_tree::FailureKind::JobRuntimeFailed
-                            | autoresearch_hypothesis_tree::FailureKind::JobStartupFailed
-                            | autoresearch_hypothesis_tree::FailureKind::JobFailed
-                    )
-                })
-            })
-            .filter_map(spec_of_node)
-            .filter_map(|s| {
-                s.launch_args
-                    .iter()
-                    .find(|(k, _)| crate::spec::normalise_flag(k) == name)
-                    .and_then(|(_, v)| v.parse::<i64>().ok())
-            })
-            .min()
-    });
+    let failed_batch = failed_batch(books);
     let waiting = books
         .tree()
         .nodes()
@@ -560,26 +533,7 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
     // The built-in planner answers at once, so nothing need wait in the queue: every
     // proposal is made from the newest results instead of going stale behind another.
     let slots = ctx.config.max_concurrency as usize;
-    let observations = specs
-        .iter()
-        .filter(|(_, status, _, _)| *status == NodeStatus::Completed)
-        .filter_map(|(id, _, spec, parent)| {
-            let base = parent.as_deref().and_then(|parent| {
-                let (_, _, base_spec, _) = specs.iter().find(|(id, ..)| id == parent)?;
-                Some(crate::builtin_planner::ObservedBase {
-                    config: base_spec.launch_args.clone(),
-                    env: base_spec.env.clone(),
-                    summary: books.summary(parent)?,
-                })
-            });
-            Some(crate::builtin_planner::Observation {
-                config: spec.launch_args.clone(),
-                env: spec.env.clone(),
-                summary: books.summary(id)?,
-                base,
-            })
-        })
-        .collect();
+    let observations = observations(books, &specs);
     let floor = floor_of(books);
     // The base command's own flag values are the defaults the planner starts from.
     let knobs =
@@ -605,6 +559,68 @@ pub fn builtin_plan(ctx: &Context, books: &mut Books, finished: &str) -> PlanAns
         time_limit_s: Some(time_limit_s(ctx, books)),
     };
     crate::builtin_planner::plan(&view)
+}
+
+/// Every configuration run or queued, with its status, spec and parent.
+type ConfigRow = (String, NodeStatus, ExperimentSpec, Option<String>);
+
+/// The smallest batch size that made a job fail (out of memory, say), if one did.
+fn failed_batch(books: &Books) -> Option<i64> {
+    let name = books
+        .state()
+        .knobs
+        .iter()
+        .find(|k| k.role == crate::knobs::KnobRole::BatchSize)
+        .map(|k| k.name.clone())?;
+    books
+        .tree()
+        .nodes()
+        .filter(|n| {
+            n.failure.as_ref().is_some_and(|f| {
+                matches!(
+                    f.kind,
+                    FailureKind::JobRuntimeFailed
+                        | FailureKind::JobStartupFailed
+                        | FailureKind::JobFailed
+                )
+            })
+        })
+        .filter_map(spec_of_node)
+        .filter_map(|s| {
+            s.launch_args
+                .iter()
+                .find(|(k, _)| crate::spec::normalise_flag(k) == name)
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+        })
+        .min()
+}
+
+/// What the built-in planner learns from: every completed configuration with its
+/// summary, and the summary of the configuration it varied.
+fn observations(
+    books: &mut Books,
+    specs: &[ConfigRow],
+) -> Vec<crate::builtin_planner::Observation> {
+    specs
+        .iter()
+        .filter(|(_, status, _, _)| *status == NodeStatus::Completed)
+        .filter_map(|(id, _, spec, parent)| {
+            let base = parent.as_deref().and_then(|parent| {
+                let (_, _, base_spec, _) = specs.iter().find(|(id, ..)| id == parent)?;
+                Some(crate::builtin_planner::ObservedBase {
+                    config: base_spec.launch_args.clone(),
+                    env: base_spec.env.clone(),
+                    summary: books.summary(parent)?,
+                })
+            });
+            Some(crate::builtin_planner::Observation {
+                config: spec.launch_args.clone(),
+                env: spec.env.clone(),
+                summary: books.summary(id)?,
+                base,
+            })
+        })
+        .collect()
 }
 
 /// The longest a new experiment may run, seconds: the job timeout, or what is left of

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use autoresearch_hypothesis_tree::HypothesisTree;
 use autoresearch_llm_client::{AgentCall, LlmClient};
 
 use crate::agent::AgentEnv;
 use crate::config::RunConfig;
 use crate::error::WorkflowError;
-use crate::master_table::{COLUMNS, MasterTable};
+use crate::master_table::{COLUMNS, MasterRow, MasterTable};
 use crate::policy::describe_stop;
 use crate::prompts;
 use crate::state::RunState;
@@ -36,11 +37,31 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
     } else {
         Vec::new()
     };
+    let mut md = results(&state, &tree, &rows);
+    md.push_str(&best_path(&state, &tree));
+    md.push_str(&experiments_table(&rows));
+    md.push_str(&failures(&state, &tree));
+    md.push_str(&dropped_proposals(&tree));
+    let findings = std::fs::read_to_string(workdir.findings()).unwrap_or_default();
+    if !findings.trim().is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Findings\n\n{}",
+            findings.trim_start_matches("# Findings").trim()
+        );
+    }
+    md.push_str(
+        "\n## Pictures\n\n![hypothesis tree](hypothesis_tree.png)\n\n![progress](progress.png)\n",
+    );
+    Ok(md)
+}
+
+/// `## Results`: counts, the baseline, the best, the floor, the stop.
+fn results(state: &RunState, tree: &HypothesisTree, rows: &[MasterRow]) -> String {
     let mut md = String::from("## Results\n\n");
-    let baseline = rows
-        .iter()
-        .find(|r| r.name == "baseline")
-        .and_then(|r| r.steady_step_time_ms);
+    // The baseline by its kind, as everywhere: a node's name says nothing.
+    let baseline = crate::spec::node_of_kind(tree, crate::spec::ExperimentKind::Baseline)
+        .and_then(|id| tree.get(&id).and_then(|n| n.metrics.step_ms));
     let _ = writeln!(
         md,
         "- Experiments: {} ({} completed, {} failed)",
@@ -50,7 +71,7 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
     );
     let _ = writeln!(md, "- Baseline steady step: {}", cell(baseline, 2) + " ms");
     if let (Some(best), Some(ms)) = (&state.current_best, state.best_step_ms) {
-        let speedup = crate::speedup::Speedup::of(&tree, best)
+        let speedup = crate::speedup::Speedup::of(tree, best)
             .map(|s| format!(", {}", s.headline()))
             .unwrap_or_default();
         let _ = writeln!(md, "- Best: {best} at {ms:.2} ms per step{speedup}");
@@ -70,7 +91,12 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
     if let Some(stop) = &state.stop {
         let _ = writeln!(md, "- Stopped: {}", describe_stop(stop));
     }
-    md.push_str("\n## Best path\n\n");
+    md
+}
+
+/// `## Best path`: the changes from the root to the best.
+fn best_path(state: &RunState, tree: &HypothesisTree) -> String {
+    let mut md = String::from("\n## Best path\n\n");
     match &state.current_best {
         Some(best) => {
             for (id, change) in tree.changes_along(best) {
@@ -80,7 +106,12 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
         }
         None => md.push_str("(no best)\n"),
     }
-    md.push_str("\n## All experiments\n\n| ");
+    md
+}
+
+/// `## All experiments`: the master table's main columns.
+fn experiments_table(rows: &[MasterRow]) -> String {
+    let mut md = String::from("\n## All experiments\n\n| ");
     let shown = [0usize, 1, 3, 4, 6, 7, 10, 11, 12, 14];
     md.push_str(
         &shown
@@ -92,7 +123,7 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
     md.push_str(" |\n|");
     md.push_str(&"---|".repeat(shown.len()));
     md.push('\n');
-    for r in &rows {
+    for r in rows {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -108,11 +139,16 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
             r.notes.replace('|', "\\|")
         );
     }
+    md
+}
+
+/// `## Failures`: every experiment's and set-up's.
+fn failures(state: &RunState, tree: &HypothesisTree) -> String {
     let failed: Vec<_> = tree
         .nodes()
         .filter_map(|n| n.failure.as_ref().map(|f| (n, f)))
         .collect();
-    md.push_str("\n## Failures\n\n");
+    let mut md = String::from("\n## Failures\n\n");
     if failed.is_empty() && state.setup_failures.is_empty() {
         md.push_str("(none)\n");
     }
@@ -133,19 +169,7 @@ pub fn facts(workdir: &Workdir) -> Result<String, WorkflowError> {
             f.message
         );
     }
-    md.push_str(&dropped_proposals(&tree));
-    let findings = std::fs::read_to_string(workdir.findings()).unwrap_or_default();
-    if !findings.trim().is_empty() {
-        let _ = writeln!(
-            md,
-            "\n## Findings\n\n{}",
-            findings.trim_start_matches("# Findings").trim()
-        );
-    }
-    md.push_str(
-        "\n## Pictures\n\n![hypothesis tree](hypothesis_tree.png)\n\n![progress](progress.png)\n",
-    );
-    Ok(md)
+    md
 }
 
 /// Most dropped proposals the report lists (the node records keep them all).

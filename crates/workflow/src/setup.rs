@@ -45,6 +45,41 @@ pub(crate) struct SetupOutcome {
     pub knobs: Vec<crate::knobs::Knob>,
 }
 
+/// The agent puts the probe on the training loop in `checkout`; the result is checked.
+async fn agent_instrument(
+    ctx: &Context,
+    agent: &autoresearch_llm_client::LlmClient,
+    checkout: &std::path::Path,
+    original: &str,
+    script: &std::path::Path,
+) -> Result<(), WorkflowError> {
+    ctx.say("instrumenting the script with the probe (TTFB and step timing)…");
+    let values = BTreeMap::from([
+        ("SCRIPT", ctx.layout.script.display().to_string()),
+        ("CODE", original.to_owned()),
+    ]);
+    let prompt = prompts::render(prompts::INSTRUMENT, &values)
+        .map_err(|err| setup_error(err.to_string(), "this is a bug"))?;
+    let reply = agent
+        .call(AgentCall::new("instrument", prompt).editing(checkout))
+        .await
+        .map_err(|err| {
+            setup_error(
+                format!("the agent could not instrument the script: {err}"),
+                MANUAL_HINT,
+            )
+        })?;
+    if !reply.edits.is_empty() {
+        apply_edits(checkout, &reply.edits).map_err(|err| {
+            setup_error(
+                format!("the agent's instrumentation cannot be applied: {err}"),
+                MANUAL_HINT,
+            )
+        })?;
+    }
+    check_instrumented(ctx, original, script).await
+}
+
 /// Runs set-up. Idempotent: an interrupted set-up reuses its checkout.
 pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> {
     let source_error = |err: autoresearch_vcs::VcsError| WorkflowError::Source {
@@ -91,7 +126,7 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
     }
     let already = verify_script(&ctx.python, &original, &script)
         .await
-        .map_err(|err| setup_error(err, PYTHON_HINT))?;
+        .map_err(|err| setup_error(err.to_string(), PYTHON_HINT))?;
     let mut instrumented = false;
     if already.iter().any(|p| p.contains("autoresearch_probe")) {
         if ctx.config.skip_instrument {
@@ -104,31 +139,7 @@ pub(crate) async fn setup(ctx: &Context) -> Result<SetupOutcome, WorkflowError> 
             builtin_instrument(ctx, &script, &original).await?;
             return finish(ctx, anchor, checkout, true).await;
         };
-        ctx.say("instrumenting the script with the probe (TTFB and step timing)…");
-        let values = BTreeMap::from([
-            ("SCRIPT", ctx.layout.script.display().to_string()),
-            ("CODE", original.clone()),
-        ]);
-        let prompt = prompts::render(prompts::INSTRUMENT, &values)
-            .map_err(|err| setup_error(err.to_string(), "this is a bug"))?;
-        let reply = agent
-            .call(AgentCall::new("instrument", prompt).editing(&checkout.path))
-            .await
-            .map_err(|err| {
-                setup_error(
-                    format!("the agent could not instrument the script: {err}"),
-                    MANUAL_HINT,
-                )
-            })?;
-        if !reply.edits.is_empty() {
-            apply_edits(&checkout.path, &reply.edits).map_err(|err| {
-                setup_error(
-                    format!("the agent's instrumentation cannot be applied: {err}"),
-                    MANUAL_HINT,
-                )
-            })?;
-        }
-        check_instrumented(ctx, &original, &script).await?;
+        agent_instrument(ctx, agent, &checkout.path, &original, &script).await?;
         instrumented = true;
     } else if !already.is_empty() {
         return Err(setup_error(
@@ -151,7 +162,7 @@ async fn check_instrumented(
 ) -> Result<(), WorkflowError> {
     let problems = verify_script(&ctx.python, original, script)
         .await
-        .map_err(|err| setup_error(err, PYTHON_HINT))?;
+        .map_err(|err| setup_error(err.to_string(), PYTHON_HINT))?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -174,7 +185,7 @@ async fn builtin_instrument(
     ctx.say("instrumenting the script with the built-in instrumenter (no agent)…");
     let result = crate::knobs::instrument(&ctx.python, script)
         .await
-        .map_err(|err| setup_error(err, PYTHON_HINT))?;
+        .map_err(|err| setup_error(err.to_string(), PYTHON_HINT))?;
     let Some(source) = result.source.filter(|_| result.ok) else {
         return Err(setup_error(
             format!(
@@ -217,9 +228,9 @@ async fn finish(
     let script = ctx.layout.script_in(&checkout.path);
     let options = crate::knobs::read_options(&ctx.python, &script)
         .await
-        .map_err(|err| setup_error(err, PYTHON_HINT))?;
+        .map_err(|err| setup_error(err.to_string(), PYTHON_HINT))?;
     let knobs = crate::knobs::knobs_from(&options, &ctx.config.knobs, &ctx.config.frozen)
-        .map_err(|err| setup_error(err, "fix --knob or --freeze"))?;
+        .map_err(|err| setup_error(err.to_string(), "fix --knob or --freeze"))?;
     Ok(SetupOutcome {
         anchor: new_anchor,
         user_head: anchor.head,

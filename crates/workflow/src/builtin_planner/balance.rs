@@ -338,6 +338,8 @@ fn step_ms_at(facts: &Facts<'_>, factor: i64) -> f64 {
 
 /// The sized configuration at `factor` × the best's batch, if it differs from the best
 /// by more than a nudge.
+// Long on purpose: each knob's adjustment at the new batch, one after another, with
+// the note it adds to the hypothesis.
 fn sized(p: &Proposals<'_>, facts: &Facts<'_>, factor: i64) -> Option<Sized> {
     let step_ms = step_ms_at(facts, factor);
     let mut config = p.base.clone();

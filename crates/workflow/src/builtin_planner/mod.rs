@@ -411,6 +411,7 @@ fn with_env_knobs(knobs: &[Knob], mut c: Candidate) -> Candidate {
 
 /// Drops what was tried (or may not run) and turns the first `wanted` candidates into
 /// proposals.
+// Long on purpose: the screening steps run in this order and each says what it dropped.
 fn finish(
     view: &PlannerView<'_>,
     why: &str,

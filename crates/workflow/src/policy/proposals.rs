@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use autoresearch_llm_client::json::JsonProblem;
 use serde::{Deserialize, Serialize};
 
-use crate::knobs::{Knob, KnobKind};
+use crate::knobs::{Knob, KnobError, KnobKind};
 use crate::policy::ExperimentIdentity;
 use crate::prompts::{PlanAction, PlanAnswer, Proposal};
 use crate::spec::{ExperimentKind, ExperimentSpec, check_flag, normalise_flag};
@@ -273,7 +273,7 @@ fn setting_problems(
     }
     for (name, value) in &p.env {
         let checked = match knobs.iter().find(|k| k.env && k.flag == *name) {
-            Some(knob) => knob_value(knob, value).map(|_| ()),
+            Some(knob) => knob_text(knob, value).map(|_| ()),
             None if frozen.iter().any(|f| f == name) => Err(format!(
                 "{} is frozen by the user (--freeze): no experiment may change it",
                 shown(name)
@@ -358,12 +358,17 @@ fn check_launch_arg(
         }
         return Err(message);
     };
-    knob_value(knob, value).map(|_| ())
+    knob_text(knob, value).map(|_| ())
 }
 
 /// `value` as knob `knob` takes it (`4.0` → `4`, `True` → `true`, a choice in its own
 /// spelling), or why it does not fit.
-pub fn knob_value(knob: &Knob, value: &str) -> Result<String, String> {
+pub fn knob_value(knob: &Knob, value: &str) -> Result<String, KnobError> {
+    knob_text(knob, value).map_err(KnobError::Value)
+}
+
+/// [`knob_value`] with its reason as text.
+fn knob_text(knob: &Knob, value: &str) -> Result<String, String> {
     let flag = &knob.flag;
     let trimmed = value.trim();
     let v = shown(trimmed);

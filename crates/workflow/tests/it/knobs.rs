@@ -136,9 +136,21 @@ fn workload_flags_are_not_knobs_and_roles_are_recognised() {
     assert!(
         knobs::knobs_from(&options, &["nope=int:1..2".to_owned()], &[])
             .unwrap_err()
+            .to_string()
             .contains("no such argparse option")
     );
-    assert!(knobs::knobs_from(&options, &["steps=int:9..2".to_owned()], &[]).is_err());
+    assert_eq!(
+        knobs::knobs_from(&options, &["steps=int:9..2".to_owned()], &[])
+            .unwrap_err()
+            .to_string(),
+        "--knob steps=int:9..2: expected name=int:LO..HI with LO ≤ HI"
+    );
+    assert_eq!(
+        knobs::knobs_from(&options, &["steps".to_owned()], &[])
+            .unwrap_err()
+            .to_string(),
+        "--knob steps: expected name=int:LO..HI"
+    );
 }
 
 /// Reads the knobs of a script given as text.
@@ -252,7 +264,12 @@ p.add_argument("--pin-memory", action="store_true")
     assert_eq!(read.range, Some((1, 8)), "the range is the choices'");
     let v = |value: &str| autoresearch_workflow::policy::proposals::knob_value(read, value);
     assert_eq!(v("4.0").unwrap(), "4");
-    assert!(v("3").unwrap_err().contains("must be one of 1, 2, 4, 8"));
+    assert!(
+        v("3")
+            .unwrap_err()
+            .to_string()
+            .contains("must be one of 1, 2, 4, 8")
+    );
     let with_base = knobs::with_command_defaults(&found, "python t.py --no-prefetch --pin-memory");
     let default = |n: &str| {
         with_base
