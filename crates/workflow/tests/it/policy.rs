@@ -20,32 +20,6 @@ fn identity(changes: &[&str], flags: &[(&str, &str)], base: &str) -> ExperimentI
 }
 
 #[test]
-fn duplicates_are_judged_by_changes_flags_and_base() {
-    let done = [
-        identity(&["mtp"], &[], "abc"),
-        identity(&[], &[("--batch-size", "32")], "abc"),
-    ];
-    assert!(ExperimentIdentity::is_duplicate(
-        &identity(&["mtp"], &[], "abc"),
-        &done,
-        false
-    ));
-    assert!(
-        !ExperimentIdentity::is_duplicate(&identity(&["mtp"], &[], "def"), &done, false),
-        "another base"
-    );
-    assert!(!ExperimentIdentity::is_duplicate(
-        &identity(&[], &[("--batch-size", "64")], "abc"),
-        &done,
-        false
-    ));
-    assert!(
-        !ExperimentIdentity::is_duplicate(&identity(&["mtp"], &[], "abc"), &done, true),
-        "an explicit repeat"
-    );
-}
-
-#[test]
 fn patience_counts_rounds_without_a_new_best_but_not_after_failures() {
     let mut plateau = Plateau::default();
     plateau.record_round(false, false);
@@ -179,4 +153,573 @@ fn failures_are_classified_by_evidence() {
         classify_job_failure(&evidence(false, 0, false, started)),
         FailureKind::JobStartupFailed
     );
+}
+
+fn progress_with(change: impl FnOnce(&mut RunProgress)) -> RunProgress {
+    let mut p = RunProgress::default();
+    change(&mut p);
+    p
+}
+
+#[test]
+fn admission_refuses_after_a_stop_and_at_each_budget() {
+    use autoresearch_workflow::policy::{Admission, admit};
+    let cases: Vec<(&str, bool, RunProgress, Admission)> = vec![
+        ("fresh", false, RunProgress::default(), Admission::Start),
+        (
+            "stopped",
+            true,
+            RunProgress::default(),
+            Admission::AlreadyStopped,
+        ),
+        (
+            "19 of 20 experiments",
+            false,
+            progress_with(|p| p.experiments = 19),
+            Admission::Start,
+        ),
+        (
+            "20 of 20 experiments",
+            false,
+            progress_with(|p| p.experiments = 20),
+            Admission::Stop(StopReason::MaxExperiments { limit: 20 }),
+        ),
+        (
+            "8 hours",
+            false,
+            progress_with(|p| p.hours = 8.0),
+            Admission::Stop(StopReason::MaxHours { limit: 8.0 }),
+        ),
+        (
+            "$5 spent",
+            false,
+            progress_with(|p| p.llm_usd = 5.5),
+            Admission::Stop(StopReason::MaxLlmUsd { limit: 5.0 }),
+        ),
+        (
+            "a plateau is no reason not to start",
+            false,
+            progress_with(|p| {
+                p.plateau.rounds_without_best = 9;
+                p.practices_tried = Practice::ALL.into_iter().collect();
+            }),
+            Admission::Start,
+        ),
+    ];
+    for (what, stopped, progress, want) in cases {
+        assert_eq!(admit(stopped, &progress, &limits()), want, "{what}");
+    }
+}
+
+#[test]
+fn every_stop_rule_of_a_round() {
+    use autoresearch_workflow::policy::{RoundFacts, round_stop};
+    let all_tried = |p: &mut RunProgress| p.practices_tried = Practice::ALL.into_iter().collect();
+    let facts = |baseline_failed, failures_before_jobs| RoundFacts {
+        baseline_failed,
+        failures_before_jobs,
+    };
+    let cases: Vec<(&str, RunProgress, RoundFacts, Option<StopReason>)> = vec![
+        ("nothing", RunProgress::default(), facts(false, 0), None),
+        (
+            "experiment budget",
+            progress_with(|p| p.experiments = 20),
+            facts(false, 0),
+            Some(StopReason::MaxExperiments { limit: 20 }),
+        ),
+        (
+            "hours budget",
+            progress_with(|p| p.hours = 8.5),
+            facts(false, 0),
+            Some(StopReason::MaxHours { limit: 8.0 }),
+        ),
+        (
+            "agent budget",
+            progress_with(|p| p.llm_usd = 5.0),
+            facts(false, 0),
+            Some(StopReason::MaxLlmUsd { limit: 5.0 }),
+        ),
+        (
+            "near the floor, batch tried",
+            progress_with(|p| {
+                p.best_ms = Some(51.0);
+                p.floor_ms = Some(50.0);
+                p.practices_tried = [Practice::BatchSizeTuning].into_iter().collect();
+            }),
+            facts(false, 0),
+            Some(StopReason::NearFloor {
+                best_ms: 51.0,
+                floor_ms: 50.0,
+            }),
+        ),
+        (
+            "near the floor, batch not tried",
+            progress_with(|p| {
+                p.best_ms = Some(51.0);
+                p.floor_ms = Some(50.0);
+            }),
+            facts(false, 0),
+            None,
+        ),
+        (
+            "far below a stale floor",
+            progress_with(|p| {
+                p.best_ms = Some(40.0);
+                p.floor_ms = Some(50.0);
+                p.practices_tried = [Practice::BatchSizeTuning].into_iter().collect();
+            }),
+            facts(false, 0),
+            None,
+        ),
+        (
+            "iteration limit",
+            progress_with(|p| p.plateau.rounds = 10),
+            facts(false, 0),
+            Some(StopReason::MaxIterations { limit: 10 }),
+        ),
+        (
+            "plateau with every practice tried",
+            progress_with(|p| {
+                p.plateau.rounds_without_best = 2;
+                all_tried(p);
+            }),
+            facts(false, 0),
+            Some(StopReason::Plateau { rounds: 2 }),
+        ),
+        (
+            "plateau with a practice left",
+            progress_with(|p| {
+                p.plateau.rounds_without_best = 5;
+                p.practices_tried = [Practice::Mtp, Practice::BatchSizeTuning]
+                    .into_iter()
+                    .collect();
+            }),
+            facts(false, 0),
+            None,
+        ),
+        (
+            "the baseline failed",
+            RunProgress::default(),
+            facts(true, 0),
+            Some(StopReason::BaselineFailed),
+        ),
+        (
+            "two failures before jobs ran",
+            RunProgress::default(),
+            facts(false, 2),
+            None,
+        ),
+        (
+            "three failures before jobs ran",
+            RunProgress::default(),
+            facts(false, 3),
+            Some(StopReason::RepeatedFailures { count: 3 }),
+        ),
+        (
+            "a budget outranks a failed baseline",
+            progress_with(|p| p.experiments = 25),
+            facts(true, 4),
+            Some(StopReason::MaxExperiments { limit: 20 }),
+        ),
+    ];
+    for (what, progress, facts, want) in cases {
+        assert_eq!(round_stop(&progress, &limits(), facts), want, "{what}");
+    }
+}
+
+#[test]
+fn the_planning_gate() {
+    use autoresearch_workflow::policy::{GateFacts, round_opens};
+    let open = GateFacts {
+        stopped: false,
+        seeds_done: true,
+        confirmation_pending: false,
+        is_seed: false,
+        seed_round_done: true,
+    };
+    let cases: Vec<(&str, GateFacts, bool)> = vec![
+        ("a planned experiment after the seeds", open, true),
+        (
+            "stopped",
+            GateFacts {
+                stopped: true,
+                ..open
+            },
+            false,
+        ),
+        (
+            "seeds still running",
+            GateFacts {
+                seeds_done: false,
+                ..open
+            },
+            false,
+        ),
+        (
+            "a confirmation pending",
+            GateFacts {
+                confirmation_pending: true,
+                ..open
+            },
+            false,
+        ),
+        (
+            "the first seed to see all seeds done",
+            GateFacts {
+                is_seed: true,
+                seed_round_done: false,
+                ..open
+            },
+            true,
+        ),
+        (
+            "a seed after the seeds' round",
+            GateFacts {
+                is_seed: true,
+                ..open
+            },
+            false,
+        ),
+    ];
+    for (what, facts, want) in cases {
+        assert_eq!(round_opens(&facts), want, "{what}");
+    }
+}
+
+#[test]
+fn the_best_decision() {
+    use autoresearch_workflow::policy::{BestDecision, BestFacts, decide_best};
+    use autoresearch_workflow::{ExperimentKind, PendingConfirmation};
+    let pending = PendingConfirmation {
+        candidate: "003_fast".to_owned(),
+        confirm_node: "005_fast_confirm".to_owned(),
+        previous_best: Some("000_baseline".to_owned()),
+    };
+    let base = BestFacts {
+        id: "004_x",
+        kind: ExperimentKind::Planned,
+        failed: false,
+        better: false,
+        has_best: true,
+        confirm_best: false,
+        pending: None,
+    };
+    let confirm = BestFacts {
+        id: "005_fast_confirm",
+        kind: ExperimentKind::Confirm,
+        pending: Some(&pending),
+        ..base
+    };
+    let cases: Vec<(&str, BestFacts<'_>, BestDecision)> = vec![
+        ("not better", base, BestDecision::Unchanged),
+        (
+            "better",
+            BestFacts {
+                better: true,
+                ..base
+            },
+            BestDecision::NewBest("004_x".to_owned()),
+        ),
+        (
+            "better, with confirmations",
+            BestFacts {
+                better: true,
+                confirm_best: true,
+                ..base
+            },
+            BestDecision::AwaitConfirmation,
+        ),
+        (
+            "the first result",
+            BestFacts {
+                has_best: false,
+                kind: ExperimentKind::Baseline,
+                ..base
+            },
+            BestDecision::NewBest("004_x".to_owned()),
+        ),
+        (
+            "failed",
+            BestFacts {
+                failed: true,
+                better: true,
+                ..base
+            },
+            BestDecision::Unchanged,
+        ),
+        (
+            "the headspace run",
+            BestFacts {
+                kind: ExperimentKind::Headspace,
+                better: true,
+                ..base
+            },
+            BestDecision::Floor,
+        ),
+        (
+            "a repeat that holds",
+            BestFacts {
+                better: true,
+                ..confirm
+            },
+            BestDecision::Settled {
+                confirmed: Some("003_fast".to_owned()),
+            },
+        ),
+        (
+            "a repeat that does not hold",
+            confirm,
+            BestDecision::Settled { confirmed: None },
+        ),
+        (
+            "a repeat that failed",
+            BestFacts {
+                failed: true,
+                better: true,
+                ..confirm
+            },
+            BestDecision::Settled { confirmed: None },
+        ),
+        (
+            "another node's repeat",
+            BestFacts {
+                id: "009_other_confirm",
+                better: true,
+                ..confirm
+            },
+            BestDecision::Settled { confirmed: None },
+        ),
+    ];
+    for (what, facts, want) in cases {
+        assert_eq!(decide_best(&facts), want, "{what}");
+    }
+}
+
+#[test]
+fn identity_as_a_table() {
+    let done = [
+        identity(&["mtp"], &[], "abc"),
+        identity(&[], &[("--batch-size", "32")], "abc"),
+    ];
+    let cases = [
+        (
+            "the same change",
+            identity(&["mtp"], &[], "abc"),
+            false,
+            true,
+        ),
+        (
+            "on another base",
+            identity(&["mtp"], &[], "def"),
+            false,
+            false,
+        ),
+        (
+            "another value",
+            identity(&[], &[("--batch-size", "64")], "abc"),
+            false,
+            false,
+        ),
+        (
+            "the same flags",
+            identity(&[], &[("--batch-size", "32")], "abc"),
+            false,
+            true,
+        ),
+        (
+            "an explicit repeat",
+            identity(&["mtp"], &[], "abc"),
+            true,
+            false,
+        ),
+        (
+            "nothing changed repeats its base",
+            identity(&[], &[], "abc"),
+            false,
+            false,
+        ),
+    ];
+    for (what, candidate, repeat, want) in cases {
+        assert_eq!(
+            ExperimentIdentity::is_duplicate(&candidate, &done, repeat),
+            want,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn where_a_resumed_node_goes_on() {
+    use autoresearch_hypothesis_tree::NodeStatus;
+    use autoresearch_workflow::NodeResult;
+    use autoresearch_workflow::policy::{Phase, phase_of, reschedule};
+    let notes = |change: fn(&mut NodeResult)| {
+        let mut r = NodeResult::default();
+        change(&mut r);
+        r
+    };
+    let end = autoresearch_workflow::JobEnd {
+        status: "succeeded".to_owned(),
+        detail: String::new(),
+        stalled: false,
+        hard_capped: false,
+        probe_lines: 5,
+    };
+    let ended = NodeResult {
+        job_end: Some(end.clone()),
+        ..NodeResult::default()
+    };
+    /// Status, notes, job, phase, rescheduled while running, rescheduled after a stop.
+    type Case<'a> = (NodeStatus, NodeResult, Option<&'a str>, Phase, bool, bool);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            NodeStatus::Queued,
+            NodeResult::default(),
+            None,
+            Phase::Admit,
+            true,
+            false,
+        ),
+        (
+            NodeStatus::Preparing,
+            NodeResult::default(),
+            None,
+            Phase::Prepare,
+            true,
+            true,
+        ),
+        (
+            NodeStatus::Running,
+            NodeResult::default(),
+            None,
+            Phase::Prepare,
+            true,
+            true,
+        ),
+        (
+            NodeStatus::Running,
+            NodeResult::default(),
+            Some("42"),
+            Phase::Watch {
+                job: "42".to_owned(),
+            },
+            true,
+            true,
+        ),
+        (
+            NodeStatus::Analyzing,
+            ended,
+            Some("42"),
+            Phase::Analyse { end },
+            true,
+            true,
+        ),
+        (
+            NodeStatus::Completed,
+            notes(|r| r.plan_due = true),
+            Some("42"),
+            Phase::Finished { plan_due: true },
+            true,
+            false,
+        ),
+        (
+            NodeStatus::Failed,
+            NodeResult::default(),
+            None,
+            Phase::Finished { plan_due: false },
+            false,
+            false,
+        ),
+        (
+            NodeStatus::Queued,
+            notes(|r| r.removed_by_user = true),
+            None,
+            Phase::Removed,
+            false,
+            false,
+        ),
+    ];
+    for (status, notes, job, phase, running, stopped) in cases {
+        assert_eq!(phase_of(status, &notes, job), phase, "{status:?}");
+        assert_eq!(reschedule(&phase, false), running, "{phase:?}");
+        assert_eq!(reschedule(&phase, true), stopped, "{phase:?} after a stop");
+    }
+    // A node in `analyzing` whose end was lost is analysed as an unknown end.
+    assert!(matches!(
+        phase_of(NodeStatus::Analyzing, &NodeResult::default(), None),
+        Phase::Analyse { end } if end.status == "unknown"
+    ));
+}
+
+#[test]
+fn repairs_practices_and_failures_before_jobs() {
+    use autoresearch_hypothesis_tree::FailurePhase;
+    use autoresearch_workflow::ExperimentKind;
+    use autoresearch_workflow::policy::{before_job, may_repair, structural_settled};
+    let startup = FailureKind::JobStartupFailed;
+    let repairs = [
+        (startup, ExperimentKind::Mtp, 0, true, true),
+        (startup, ExperimentKind::Repair, 1, true, true),
+        (startup, ExperimentKind::Repair, 2, true, false),
+        (startup, ExperimentKind::Mtp, 0, false, false),
+        (startup, ExperimentKind::Planned, 0, true, false),
+        (
+            FailureKind::JobRuntimeFailed,
+            ExperimentKind::Mtp,
+            0,
+            true,
+            false,
+        ),
+    ];
+    for (failure, kind, attempt, agent, want) in repairs {
+        assert_eq!(
+            may_repair(failure, kind, attempt, agent),
+            want,
+            "{failure:?} {kind:?} attempt {attempt} agent {agent}"
+        );
+    }
+    assert_eq!(
+        [(1, false), (1, true), (2, true), (3, true)].map(|(a, f)| structural_settled(a, f)),
+        [true, false, false, true]
+    );
+    assert_eq!(
+        Practice::from_tag("batch_size_tuning"),
+        Some(Practice::BatchSizeTuning)
+    );
+    assert_eq!(Practice::from_tag("mtp?"), None);
+    let tags = ["mtp", "concurrency_tuning", "noise"].map(str::to_owned);
+    assert_eq!(
+        Practice::tried_by_queueing(&tags),
+        vec![Practice::ConcurrencyTuning],
+        "queueing the structural practice does not count it"
+    );
+    assert_eq!(
+        [
+            FailurePhase::Source,
+            FailurePhase::Build,
+            FailurePhase::Launch,
+            FailurePhase::Job
+        ]
+        .map(before_job),
+        [true, true, true, false]
+    );
+}
+
+#[test]
+fn node_notes_add_up_and_keep_what_this_build_cannot_read() {
+    use autoresearch_workflow::NodeResult;
+    use serde_json::json;
+    assert_eq!(NodeResult::of(&json!(null)), NodeResult::default());
+    assert_eq!(NodeResult::default().to_value(), json!(null));
+    let stored = json!({"plan_due": true, "job_end": null, "from_a_newer_build": 7});
+    let notes = NodeResult::of(&stored);
+    assert!(notes.plan_due);
+    assert_eq!(notes.other["from_a_newer_build"], 7);
+    assert_eq!(notes.to_value()["from_a_newer_build"], 7);
+    // An analysis this build cannot read stays as it was, and the flags still read.
+    let odd = json!({"analysis": {"bottleneck": 3}, "removed_by_user": true});
+    let notes = NodeResult::of(&odd);
+    assert!(notes.removed_by_user);
+    assert_eq!(notes.to_value()["analysis"], json!({"bottleneck": 3}));
+    assert_eq!(notes.to_value()["removed_by_user"], true);
 }
