@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use autoresearch_metrics::RunSummary;
 
 use crate::knobs::{Knob, KnobRole};
+use crate::policy::Practice;
 use crate::prompts::{PlanAction, PlanAnswer, Proposal};
 use crate::spec::normalise_flag;
 
@@ -90,11 +91,11 @@ pub struct ObservedBase {
 }
 
 /// The practice tag of a move that changes a stage's concurrency or the thread pool.
-const CONCURRENCY_TAG: &str = "concurrency_tuning";
+const CONCURRENCY_TAG: &str = Practice::ConcurrencyTuning.tag();
 /// The practice tag of a move that changes the batch size.
-const BATCH_TAG: &str = "batch_size_tuning";
+const BATCH_TAG: &str = Practice::BatchSizeTuning.tag();
 /// The practice tag of a move that switches subprocess mode.
-const SUBPROCESS_TAG: &str = "mtp";
+const SUBPROCESS_TAG: &str = Practice::Mtp.tag();
 
 /// A configuration: normalised flag name → value.
 type Config = BTreeMap<String, String>;

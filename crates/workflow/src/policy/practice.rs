@@ -32,7 +32,7 @@ impl Practice {
     pub const ALL: [Self; 3] = [Self::Mtp, Self::BatchSizeTuning, Self::ConcurrencyTuning];
 
     /// The practice's tag.
-    pub fn tag(self) -> &'static str {
+    pub const fn tag(self) -> &'static str {
         match self {
             Self::Mtp => "mtp",
             Self::BatchSizeTuning => "batch_size_tuning",
