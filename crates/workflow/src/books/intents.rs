@@ -241,12 +241,13 @@ impl Books {
             .max()
             .unwrap_or(0)
             + 1;
+        // The job and the status in one write of the node: a resume sees both or
+        // neither (and finds a job launched just before a crash by its name).
         self.edit_node(id, |n| {
             n.job_id = Some(job_id.to_owned());
             n.launched_at = Some(at.to_owned());
             n.launch_order = n.launch_order.or(Some(order));
         })?;
-        self.save_nodes()?;
         self.move_node(id, NodeStatus::Running)?;
         self.save_nodes()?;
         self.save_views("running")
