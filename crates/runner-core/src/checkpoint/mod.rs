@@ -112,6 +112,10 @@ pub(crate) fn load_state(
     for op in journal::read(&paths.journal, snapshot.generation)? {
         state.apply(op);
     }
+    // Specs the journal saw start were running when the last engine stopped: like the
+    // snapshot's running ones, they go back to the front of the queue to be resumed.
+    // (Left in the running set, no engine would ever start them again.)
+    state.requeue_running();
     Ok(Some((snapshot, state)))
 }
 

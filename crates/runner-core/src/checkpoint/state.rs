@@ -181,6 +181,23 @@ impl SchedulerState {
             .into_mut()
     }
 
+    /// Moves every running spec back to the queue, flagged `resumed`, in the order
+    /// they started; their attempts stay as counted.
+    pub(crate) fn requeue_running(&mut self) {
+        let mut running: Vec<RunningSpec> =
+            std::mem::take(&mut self.running).into_values().collect();
+        running.sort_by_key(|r| r.seq);
+        for r in running {
+            let queued = QueuedSpec {
+                spec: r.spec,
+                attempts: r.attempts,
+                resumed: true,
+            };
+            // The ids were unique across the running set and the queue.
+            let _ = self.queue.push(queued);
+        }
+    }
+
     /// The running spec with this id.
     pub(crate) fn running(&self, id: &str) -> Option<&RunningSpec> {
         self.running.get(id)

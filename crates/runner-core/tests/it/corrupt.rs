@@ -160,6 +160,34 @@ fn a_torn_last_journal_line_is_ignored_and_complete_lines_are_replayed() {
     assert_eq!(ids(&loaded.queued), ["c1", "q2"]);
 }
 
+#[tokio::test]
+async fn specs_the_journal_saw_start_are_resumed_by_the_next_engine() {
+    // A crash after the journal recorded a start, before any snapshot did: the next
+    // engine must run that spec again (it used to stop at once, the spec left running).
+    let dir = tempfile::tempdir().unwrap();
+    let engine = dir.path().join("engine");
+    std::fs::create_dir_all(&engine).unwrap();
+    std::fs::write(engine.join("checkpoint.json"), valid_snapshot()).unwrap();
+    let journal = b"{\"op\":\"header\",\"generation\":4,\"schema_version\":1}\n\
+{\"op\":\"finish\",\"id\":\"r1\",\"children\":[{\"id\":\"c1\",\"priority\":0.5}]}\n\
+{\"op\":\"start\",\"ids\":[\"q1\",\"c1\"]}\n";
+    std::fs::write(engine.join("checkpoint.journal"), journal).unwrap();
+    let loaded = checkpoint::load(&engine).unwrap().unwrap();
+    let ids = |records: &[SpecRecord]| records.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let mut running = ids(&loaded.running);
+    running.sort();
+    assert_eq!(running, ["c1", "q1"]);
+    assert_eq!(ids(&loaded.queued), ["q2"]);
+    let workflow = Arc::new(Recorder::default());
+    let report = run_recorder(workflow.clone(), dir.path(), 1).await.unwrap();
+    let mut started = workflow.started();
+    started.sort();
+    assert_eq!(started, ["c1", "q1", "q2"]);
+    assert_eq!(report.status, CheckpointStatus::Stopped);
+    let after = checkpoint::load(&engine).unwrap().unwrap();
+    assert!(after.running.is_empty() && after.queued.is_empty());
+}
+
 #[test]
 fn a_journal_of_another_generation_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
