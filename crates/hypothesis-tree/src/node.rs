@@ -165,6 +165,26 @@ pub struct FailureRecord {
     pub created_at: String,
 }
 
+impl FailureRecord {
+    /// A failure of `kind` in `phase`, now. Start-up failures and interruptions are
+    /// retryable; the job, the exception type and the details are the caller's to add.
+    pub fn new(kind: FailureKind, phase: FailurePhase, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            phase,
+            message: message.into(),
+            retryable: matches!(
+                kind,
+                FailureKind::JobStartupFailed | FailureKind::Interrupted
+            ),
+            details: serde_json::Value::Null,
+            exception_type: None,
+            job_id: None,
+            created_at: jiff::Timestamp::now().to_string(),
+        }
+    }
+}
+
 /// The measured figures a node shows in pictures and tables (filled by the workflow).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeMetrics {

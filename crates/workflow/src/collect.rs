@@ -14,7 +14,6 @@ use crate::context::Context;
 use crate::describe;
 use crate::execute::{JobEnd, job_log_dir};
 use crate::policy::{JobEvidence, classify_job_failure};
-use crate::prepare::failure;
 use crate::prompts::{self, AnalysisAnswer};
 use crate::spec::ExperimentSpec;
 
@@ -101,7 +100,7 @@ fn job_failure(
         Some(record)
     };
     if end.hard_capped {
-        return with(failure(
+        return with(FailureRecord::new(
             FailureKind::JobStalled,
             FailurePhase::Job,
             end.detail.clone(),
@@ -119,7 +118,7 @@ fn job_failure(
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        return with(failure(
+        return with(FailureRecord::new(
             kind,
             FailurePhase::Job,
             format!(
@@ -131,7 +130,7 @@ fn job_failure(
         ));
     }
     if summary.step_time.value().is_none() {
-        return with(failure(
+        return with(FailureRecord::new(
             FailureKind::MetricsCollectionFailed,
             FailurePhase::Metrics,
             "the job succeeded but its logs hold no usable probe step lines, so nothing was measured",
@@ -192,8 +191,9 @@ pub(crate) async fn analyse(
         ("HISTORY", history.to_owned()),
         ("KNOWLEDGE", prompts::knowledge()),
     ]);
-    let fail =
-        |message: String| failure(FailureKind::AnalysisFailed, FailurePhase::Analysis, message);
+    let fail = |message: String| {
+        FailureRecord::new(FailureKind::AnalysisFailed, FailurePhase::Analysis, message)
+    };
     let prompt = prompts::render(prompts::ANALYZE, &values).map_err(|e| fail(e.to_string()))?;
     let (answer, _) = agent
         .call_json::<AnalysisAnswer>(AgentCall::new(format!("analyze_{id}"), prompt))

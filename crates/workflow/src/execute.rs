@@ -12,7 +12,6 @@ use autoresearch_runner_core::CancelToken;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
-use crate::prepare::failure;
 use crate::spec::{ExperimentSpec, apply_env_knobs, apply_launch_args};
 
 /// A job's hard cap is this many `--job-timeout`s after launch, however much progress it
@@ -38,7 +37,9 @@ pub(crate) fn launch_command(
     checkout: &Path,
     image: &str,
 ) -> Result<String, FailureRecord> {
-    let fail = |message: String| failure(FailureKind::LaunchFailed, FailurePhase::Launch, message);
+    let fail = |message: String| {
+        FailureRecord::new(FailureKind::LaunchFailed, FailurePhase::Launch, message)
+    };
     let template = apply_launch_args(
         &ctx.config.base_launch_command,
         &spec.launch_args,
@@ -85,7 +86,7 @@ pub(crate) async fn launch(
         log_dir: job_log_dir(ctx, id),
     };
     let job = ctx.platform.launch(&request).await.map_err(|err| {
-        failure(
+        FailureRecord::new(
             FailureKind::LaunchFailed,
             FailurePhase::Launch,
             format!("the launch failed: {err}"),

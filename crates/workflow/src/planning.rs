@@ -17,7 +17,6 @@ use crate::policy::{
     ExperimentIdentity, GateFacts, Practice, RoundFacts, RunProgress, StopLimits, StopReason,
     before_job, practices_left, round_opens, round_stop,
 };
-use crate::prepare::failure;
 use crate::prompts::{self, PlanAnswer, PromptError};
 use crate::spec::{ExperimentKind, ExperimentSpec};
 
@@ -491,7 +490,7 @@ pub async fn ask_planner(
         .await
         .map(|(plan, _)| Some(plan))
         .map_err(|err| {
-            failure(
+            FailureRecord::new(
                 FailureKind::PlanningFailed,
                 FailurePhase::Planning,
                 format!("the planner failed: {err}"),

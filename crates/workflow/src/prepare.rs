@@ -15,27 +15,6 @@ use crate::context::Context;
 use crate::prompts;
 use crate::spec::ExperimentSpec;
 
-/// A failure record for `kind` in `phase`.
-pub(crate) fn failure(
-    kind: FailureKind,
-    phase: FailurePhase,
-    message: impl Into<String>,
-) -> FailureRecord {
-    FailureRecord {
-        kind,
-        phase,
-        message: message.into(),
-        retryable: matches!(
-            kind,
-            FailureKind::JobStartupFailed | FailureKind::Interrupted
-        ),
-        details: serde_json::Value::Null,
-        exception_type: None,
-        job_id: None,
-        created_at: jiff::Timestamp::now().to_string(),
-    }
-}
-
 /// What preparation produced.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
@@ -170,7 +149,7 @@ pub(crate) async fn prepare(
             .run(move |vcs| vcs.create_checkout(&path, &branch, &commit))
             .await
             .map_err(|err| {
-                failure(
+                FailureRecord::new(
                     FailureKind::SourceRestoreFailed,
                     FailurePhase::Source,
                     format!("cannot create the checkout at {}: {err}", start.short()),
@@ -179,7 +158,7 @@ pub(crate) async fn prepare(
     };
     let run_dir = ctx.workdir.run(id);
     std::fs::create_dir_all(&run_dir).map_err(|err| {
-        failure(
+        FailureRecord::new(
             FailureKind::UnexpectedException,
             FailurePhase::Prepare,
             format!("cannot create {}: {err}", run_dir.display()),
@@ -207,7 +186,7 @@ async fn change_code(
     base: &CommitId,
 ) -> Result<CommitId, FailureRecord> {
     let fail = |message: String| {
-        failure(
+        FailureRecord::new(
             FailureKind::CodeChangeFailed,
             FailurePhase::CodeChange,
             message,
@@ -265,7 +244,9 @@ async fn build(
     let Some(template) = &ctx.config.build_command else {
         return Ok(String::new());
     };
-    let fail = |message: String| failure(FailureKind::BuildFailed, FailurePhase::Build, message);
+    let fail = |message: String| {
+        FailureRecord::new(FailureKind::BuildFailed, FailurePhase::Build, message)
+    };
     let source = ctx.layout.source_in(checkout);
     let vars = Vars::new()
         .with("SOURCE_DIR", source.display().to_string())

@@ -1,13 +1,13 @@
 //! The planning round after a node: the gate and stop rules (under the lock), then the
 //! planner (the agent outside the lock, or the built-in planner), then the children.
 
-use autoresearch_hypothesis_tree::{FailureKind, FailurePhase};
+use autoresearch_hypothesis_tree::{FailureKind, FailurePhase, FailureRecord};
 use autoresearch_runner_core::WorkSpec;
 
 use super::ExperimentWorkflow;
 use crate::error::WorkflowError;
 use crate::planning::{self, PlanSource, RoundDecision};
-use crate::prepare;
+
 use crate::prompts::PlanAnswer;
 
 /// What the round asks of a planner, decided under the lock.
@@ -48,7 +48,7 @@ impl ExperimentWorkflow {
             Ask::Agent(Ok(prompt)) => planning::ask_planner(ctx, prompt)
                 .await
                 .map(|plan| plan.map(|p| (p, PlanSource::Agent))),
-            Ask::Agent(Err(err)) => Err(prepare::failure(
+            Ask::Agent(Err(err)) => Err(FailureRecord::new(
                 FailureKind::PlanningFailed,
                 FailurePhase::Planning,
                 err.to_string(),
