@@ -99,6 +99,17 @@ fn add_confirmation(books: &mut Books, candidate: &str) -> String {
     id
 }
 
+/// A completion of `id` whose job failed with `kind`.
+fn failed(books: &Books, id: &str, kind: FailureKind, message: &str) -> Completion {
+    let mut c = done(
+        books,
+        id,
+        RunSummary::from_evidence(&Evidence::default(), None),
+    );
+    c.failure = Some(FailureRecord::new(kind, FailurePhase::Job, message));
+    c
+}
+
 fn done(books: &Books, id: &str, summary: RunSummary) -> Completion {
     let spec: ExperimentSpec =
         serde_json::from_value(books.tree().get(id).unwrap().spec.clone()).unwrap();
@@ -246,21 +257,12 @@ fn a_confirmation_run_that_fails_settles_its_candidate_unconfirmed() {
     let c = done(&books, &candidate, summary(15.0, 0.5));
     record(&mut books, &f.config, c).unwrap();
     let repeat = add_confirmation(&mut books, &candidate);
-    let mut c = done(
+    let c = failed(
         &books,
         &repeat,
-        RunSummary::from_evidence(&Evidence::default(), None),
+        FailureKind::JobRuntimeFailed,
+        "CUDA error: an illegal memory access",
     );
-    c.failure = Some(FailureRecord {
-        kind: FailureKind::JobRuntimeFailed,
-        phase: FailurePhase::Job,
-        message: "CUDA error: an illegal memory access".to_owned(),
-        retryable: false,
-        details: serde_json::Value::Null,
-        exception_type: None,
-        job_id: None,
-        created_at: "2026-01-01T00:00:00Z".to_owned(),
-    });
     let r = record(&mut books, &f.config, c).unwrap();
     assert!(r.failed && !r.new_best);
     assert_eq!(
@@ -285,21 +287,12 @@ fn recording_again_after_a_crash_writes_nothing_twice_and_failures_are_rows() {
     record(&mut books, &f.config, c.clone()).unwrap();
     record(&mut books, &f.config, c).unwrap();
     let broken = add(&mut books, ExperimentKind::Planned, "broken");
-    let mut c = done(
+    let c = failed(
         &books,
         &broken,
-        RunSummary::from_evidence(&Evidence::default(), None),
+        FailureKind::JobStartupFailed,
+        "ModuleNotFoundError: spdl",
     );
-    c.failure = Some(FailureRecord {
-        kind: FailureKind::JobStartupFailed,
-        phase: FailurePhase::Job,
-        message: "ModuleNotFoundError: spdl".to_owned(),
-        retryable: true,
-        details: serde_json::Value::Null,
-        exception_type: None,
-        job_id: None,
-        created_at: "2026-01-01T00:00:00Z".to_owned(),
-    });
     let r = record(&mut books, &f.config, c).unwrap();
     assert!(r.failed && !r.new_best);
     drop(books);
