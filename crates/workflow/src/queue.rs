@@ -15,9 +15,6 @@ use crate::planning::work_spec;
 use crate::spec::{ExperimentKind, ExperimentSpec, check_flag};
 use crate::workdir::Workdir;
 
-/// The node-result flag of an experiment the user removed from the queue.
-pub const REMOVED_FLAG: &str = "removed_by_user";
-
 /// One queued experiment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueEntry {

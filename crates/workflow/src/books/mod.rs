@@ -98,22 +98,9 @@ impl Books {
         &self.state
     }
 
-    /// The append-only table.
-    pub fn table(&self) -> &MasterTable {
-        &self.table
-    }
-
     /// The spec stored in node `id`.
     pub fn spec_of(&self, id: &str) -> Option<ExperimentSpec> {
         self.tree.get(id).and_then(spec_of_node)
-    }
-
-    /// The engine's notes about node `id` (empty where it has none).
-    pub fn result_of(&self, id: &str) -> NodeResult {
-        self.tree
-            .get(id)
-            .map(|n| NodeResult::of(&n.result))
-            .unwrap_or_default()
     }
 
     /// The id of the node of `kind` (seeds are unique).

@@ -75,7 +75,19 @@ impl NodeResult {
         if *self == Self::default() {
             return Value::Null;
         }
+        // The known fields win over a stale copy kept under `other` (a value read
+        // whole into `other` because one of its fields did not parse).
+        let known = Self {
+            other: serde_json::Map::new(),
+            ..self.clone()
+        };
         // Serialising a struct of JSON-native fields cannot fail.
-        serde_json::to_value(self).unwrap_or(Value::Null)
+        let mut value = serde_json::to_value(known).unwrap_or(Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            for (key, kept) in &self.other {
+                map.entry(key.clone()).or_insert_with(|| kept.clone());
+            }
+        }
+        value
     }
 }

@@ -77,13 +77,12 @@ impl ExperimentWorkflow {
         &self,
         id: &str,
         node: &HypothesisNode,
-        spec: ExperimentSpec,
+        mut spec: ExperimentSpec,
         wctx: &WorkContext,
     ) -> Result<Driven, WorkflowError> {
         let Some(turn) = self.take_turn(wctx).await else {
             return Ok(Driven::Interrupted);
         };
-        let mut spec = spec;
         match self.prepare_and_launch(id, node, &mut spec, wctx).await? {
             Launch::Launched { job, at } => {
                 self.watch_to_end(id, spec, job, Some(at), wctx, turn).await

@@ -75,8 +75,13 @@ impl ExperimentWorkflow {
             } else {
                 Vec::new()
             })),
-            Phase::Admit if !self.admit(id)? => Ok(Driven::Done(Vec::new())),
-            Phase::Admit | Phase::Prepare => self.prepare_and_run(id, &node, spec, wctx).await,
+            Phase::Admit => {
+                if !self.admit(id)? {
+                    return Ok(Driven::Done(Vec::new()));
+                }
+                self.prepare_and_run(id, &node, spec, wctx).await
+            }
+            Phase::Prepare => self.prepare_and_run(id, &node, spec, wctx).await,
             Phase::Watch { job } => {
                 ctx.say(&format!("[{id}] re-attached to job {job}"));
                 let launched_at = node.launched_at.clone();

@@ -722,4 +722,9 @@ fn node_notes_add_up_and_keep_what_this_build_cannot_read() {
     assert!(notes.removed_by_user);
     assert_eq!(notes.to_value()["analysis"], json!({"bottleneck": 3}));
     assert_eq!(notes.to_value()["removed_by_user"], true);
+    // A field written later wins over the unreadable copy kept for it.
+    let mut notes = NodeResult::of(&json!({"comparison": "old", "analysis": 5}));
+    notes.comparison = Some(json!({"delta_pct": -3.0}));
+    assert_eq!(notes.to_value()["comparison"], json!({"delta_pct": -3.0}));
+    assert_eq!(notes.to_value()["analysis"], 5);
 }

@@ -99,6 +99,20 @@ fn add_confirmation(books: &mut Books, candidate: &str) -> String {
     id
 }
 
+/// Adds a node of `kind`, runs it to analysis and records `summary` for it.
+fn recorded(
+    books: &mut Books,
+    config: &RunConfig,
+    kind: ExperimentKind,
+    name: &str,
+    summary: RunSummary,
+) -> String {
+    let id = add(books, kind, name);
+    let c = done(books, &id, summary);
+    record(books, config, c).unwrap();
+    id
+}
+
 /// A completion of `id` whose job failed with `kind`.
 fn failed(books: &Books, id: &str, kind: FailureKind, message: &str) -> Completion {
     let mut c = done(
@@ -165,9 +179,13 @@ fn only_a_gain_beyond_the_noise_and_the_margin_becomes_the_best() {
 fn the_headspace_run_sets_the_floor_and_is_never_the_best() {
     let f = fixture(false);
     let mut books = Books::open(&f.workdir).unwrap();
-    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
-    let c = done(&books, &baseline, summary(20.0, 0.5));
-    record(&mut books, &f.config, c).unwrap();
+    let baseline = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Baseline,
+        "baseline",
+        summary(20.0, 0.5),
+    );
     let head = add(&mut books, ExperimentKind::Headspace, "headspace");
     let c = done(&books, &head, summary(8.0, 0.5));
     assert!(!record(&mut books, &f.config, c).unwrap().new_best);
@@ -185,9 +203,13 @@ fn the_headspace_run_sets_the_floor_and_is_never_the_best() {
 fn with_confirmation_a_new_best_waits_for_its_repeat() {
     let f = fixture(true);
     let mut books = Books::open(&f.workdir).unwrap();
-    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
-    let c = done(&books, &baseline, summary(20.0, 0.5));
-    record(&mut books, &f.config, c).unwrap();
+    let baseline = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Baseline,
+        "baseline",
+        summary(20.0, 0.5),
+    );
     let candidate = add(&mut books, ExperimentKind::Planned, "candidate");
     let c = done(&books, &candidate, summary(15.0, 0.5));
     let r = record(&mut books, &f.config, c).unwrap();
@@ -227,12 +249,20 @@ fn with_confirmation_a_new_best_waits_for_its_repeat() {
 fn a_failed_repeat_does_not_confirm() {
     let f = fixture(true);
     let mut books = Books::open(&f.workdir).unwrap();
-    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
-    let c = done(&books, &baseline, summary(20.0, 0.5));
-    record(&mut books, &f.config, c).unwrap();
-    let candidate = add(&mut books, ExperimentKind::Planned, "lucky");
-    let c = done(&books, &candidate, summary(15.0, 0.5));
-    record(&mut books, &f.config, c).unwrap();
+    let baseline = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Baseline,
+        "baseline",
+        summary(20.0, 0.5),
+    );
+    let candidate = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Planned,
+        "lucky",
+        summary(15.0, 0.5),
+    );
     let repeat = add_confirmation(&mut books, &candidate);
     let c = done(&books, &repeat, summary(20.1, 0.5));
     assert!(!record(&mut books, &f.config, c).unwrap().new_best);
@@ -250,12 +280,20 @@ fn a_failed_repeat_does_not_confirm() {
 fn a_confirmation_run_that_fails_settles_its_candidate_unconfirmed() {
     let f = fixture(true);
     let mut books = Books::open(&f.workdir).unwrap();
-    let baseline = add(&mut books, ExperimentKind::Baseline, "baseline");
-    let c = done(&books, &baseline, summary(20.0, 0.5));
-    record(&mut books, &f.config, c).unwrap();
-    let candidate = add(&mut books, ExperimentKind::Planned, "flaky");
-    let c = done(&books, &candidate, summary(15.0, 0.5));
-    record(&mut books, &f.config, c).unwrap();
+    let baseline = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Baseline,
+        "baseline",
+        summary(20.0, 0.5),
+    );
+    let candidate = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Planned,
+        "flaky",
+        summary(15.0, 0.5),
+    );
     let repeat = add_confirmation(&mut books, &candidate);
     let c = failed(
         &books,
