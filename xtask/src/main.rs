@@ -4,7 +4,8 @@
 //!   lint, every test and the doc tests. `.ci/run` calls exactly this.
 //! - `bench runner|vcs|jobs|metrics|llm|tree|bookkeeping` — benchmarks that print figures
 //!   (never pass/fail); `bench search` and `bench pipelines` — the built-in planner's
-//!   search benchmarks, on the simulator and on the corpus of real jobs.
+//!   search benchmarks, on the simulator and on the corpus of real jobs; `bench noise` —
+//!   false keeps, missed wins and repeats under the noise between runs.
 //! - `report <workdir>` — the final report; `chaos --kills N` — a longer crash campaign.
 //!
 //! Deliberately light: std and anyhow only, because it compiles before any task runs.
@@ -41,6 +42,11 @@ tasks:
                   the corpus benchmark: the built-in planner through the engine on every job of
                   fixtures/pipelines against its answer key, at concurrency 1 and 3 (ARGS go to
                   fixtures/pipelines/bench_pipelines.py, e.g. --jobs text_bpe --concurrency 1)
+  bench noise [ARGS]
+                  the noise benchmark: A/A campaigns and campaigns with true effects of 2%, 5%
+                  and 10% on the simulator, and A/A campaigns on the corpus job noise_only;
+                  prints false keeps, missed wins and repeats (ARGS go to
+                  fixtures/sim/bench_noise.py, e.g. --campaigns 5 --jobs aa)
   report <workdir>
                   write <workdir>/report.md (as `autoresearch report`)
   chaos [--kills N]
@@ -55,6 +61,7 @@ fn main() -> Result<()> {
         ["slurm", "up"] => ci::slurm_up(),
         ["bench", "search", rest @ ..] => bench_search(rest),
         ["bench", "pipelines", rest @ ..] => bench_pipelines(rest),
+        ["bench", "noise", rest @ ..] => bench_noise(rest),
         ["bench", name] => bench(name),
         ["report", workdir] => cargo(&[
             "run",
@@ -136,10 +143,25 @@ fn bench_search(rest: &[&str]) -> Result<()> {
     )
 }
 
-/// The corpus benchmark: builds the release binary and runs
-/// `fixtures/pipelines/bench_pipelines.py` on every corpus job (the pinned `.venv` has
-/// SPDL); the table goes to `target/bench-pipelines.md`.
+/// The corpus benchmark: `fixtures/pipelines/bench_pipelines.py` on every corpus job;
+/// the table goes to `target/bench-pipelines.md`.
 fn bench_pipelines(rest: &[&str]) -> Result<()> {
+    python_bench(
+        "fixtures/pipelines/bench_pipelines.py",
+        "target/bench-pipelines.md",
+        rest,
+    )
+}
+
+/// The noise benchmark: `fixtures/sim/bench_noise.py`, A/A campaigns and campaigns with
+/// known true effects; the table goes to `target/bench-noise.md`.
+fn bench_noise(rest: &[&str]) -> Result<()> {
+    python_bench("fixtures/sim/bench_noise.py", "target/bench-noise.md", rest)
+}
+
+/// Builds the release binary and runs the benchmark `script` with the pinned `.venv`
+/// (it has SPDL), writing its Markdown table to `out`.
+fn python_bench(script: &str, out: &str, rest: &[&str]) -> Result<()> {
     cargo(&["build", "--release", "-p", "autoresearch-cli"])?;
     let root = workspace_root();
     let python = root.join(".venv/bin/python");
@@ -148,13 +170,13 @@ fn bench_pipelines(rest: &[&str]) -> Result<()> {
     }
     run_command(
         Command::new(&python)
-            .arg(root.join("fixtures/pipelines/bench_pipelines.py"))
+            .arg(root.join(script))
             .arg("--autoresearch")
             .arg(root.join("target/release/autoresearch"))
             .arg("--python")
             .arg(&python)
             .arg("--out")
-            .arg(root.join("target/bench-pipelines.md"))
+            .arg(root.join(out))
             .args(rest)
             .current_dir(&root),
     )

@@ -113,9 +113,14 @@ pub struct RunArgs {
     /// A new best must be this much faster (percent), beyond the noise [default: 2].
     #[arg(long)]
     pub min_improvement_pct: Option<f64>,
-    /// Repeat a new best before keeping it.
+    /// Repeat every new best before keeping it (without it, only a win a lucky run
+    /// could explain, within 3×σ_between, is repeated).
     #[arg(long)]
     pub confirm_best: bool,
+    /// Runs of the baseline; their spread measures the noise between runs (1: no
+    /// repeat, a prior is used until some configuration runs twice) [default: 2].
+    #[arg(long, value_name = "N")]
+    pub baseline_repeats: Option<u32>,
     /// Stop when the best is within this percent of the compute-only floor [default: 5].
     #[arg(long)]
     pub floor_stop_pct: Option<f64>,
@@ -174,6 +179,7 @@ impl RunArgs {
             max_llm_usd: self.max_llm_usd,
             min_improvement_pct: self.min_improvement_pct,
             confirm_best: self.confirm_best.then_some(true),
+            baseline_repeats: self.baseline_repeats,
             floor_stop_pct: self.floor_stop_pct,
             knobs: (!self.knobs.is_empty()).then(|| self.knobs.clone()),
             frozen: (!self.frozen.is_empty()).then(|| self.frozen.clone()),

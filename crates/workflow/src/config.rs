@@ -97,6 +97,8 @@ pub struct RunRequest {
     pub min_improvement_pct: Option<f64>,
     /// `--confirm-best`.
     pub confirm_best: Option<bool>,
+    /// `--baseline-repeats`.
+    pub baseline_repeats: Option<u32>,
     /// `--floor-stop-pct`.
     pub floor_stop_pct: Option<f64>,
     /// `--knob name=int:LO..HI` (repeatable): add or bound a knob.
@@ -157,8 +159,13 @@ pub struct RunConfig {
     pub budgets: Budgets,
     /// A new best must be at least this much better (percent), beyond the noise.
     pub min_improvement_pct: f64,
-    /// Repeat a new best before keeping it.
+    /// Repeat every new best before keeping it (without it, only wins within
+    /// 3·σ_between are repeated).
     pub confirm_best: bool,
+    /// Runs of the baseline (1: no repeat); their spread is the first measurement of
+    /// the noise between runs.
+    #[serde(default = "default_baseline_repeats")]
+    pub baseline_repeats: u32,
     /// Stop when the best is within this percent of the headspace floor.
     pub floor_stop_pct: f64,
     /// Knobs the user added or bounded (`name=int:LO..HI`).
@@ -171,6 +178,15 @@ pub struct RunConfig {
 
 /// The version of `config.json` this build writes.
 pub const CONFIG_SCHEMA_VERSION: u32 = 1;
+/// Runs of the baseline unless `--baseline-repeats` says otherwise.
+pub const DEFAULT_BASELINE_REPEATS: u32 = 2;
+/// The most runs of the baseline.
+pub const MAX_BASELINE_REPEATS: u32 = 5;
+
+/// A configuration written before baseline repeats existed ran the baseline once.
+fn default_baseline_repeats() -> u32 {
+    1
+}
 
 /// A setting whose resume value differs from the stored one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +334,7 @@ impl RunConfig {
             },
             min_improvement_pct: request.min_improvement_pct.unwrap_or(2.0),
             confirm_best: request.confirm_best.unwrap_or(false),
+            baseline_repeats: request.baseline_repeats.unwrap_or(DEFAULT_BASELINE_REPEATS),
             floor_stop_pct: request.floor_stop_pct.unwrap_or(5.0),
             knobs: request.knobs.clone().unwrap_or_default(),
             frozen: request.frozen.clone().unwrap_or_default(),
@@ -451,6 +468,11 @@ impl RunConfig {
             "from 0 to below 100",
         )?;
         range(
+            "--baseline-repeats",
+            (1..=MAX_BASELINE_REPEATS).contains(&self.baseline_repeats),
+            "from 1 (no repeat) to 5",
+        )?;
+        range(
             "--max-experiments",
             self.budgets.max_experiments.is_none_or(|n| n >= 1),
             "at least 1",
@@ -579,6 +601,11 @@ impl RunConfig {
             next.min_improvement_pct
         );
         compare!("confirm_best", request.confirm_best, next.confirm_best);
+        compare!(
+            "baseline_repeats",
+            request.baseline_repeats,
+            next.baseline_repeats
+        );
         compare!(
             "floor_stop_pct",
             request.floor_stop_pct,

@@ -120,6 +120,51 @@ pub fn stages(summary: &RunSummary) -> String {
     out
 }
 
+/// The rule a result was judged by: the bar a new best must clear, and where σ_between
+/// came from.
+pub fn noise_rule(noise: &crate::policy::NoiseEstimate, min_improvement_pct: f64) -> String {
+    let bar = crate::policy::keep_threshold_pct(min_improvement_pct, noise);
+    format!(
+        "σ_between {}. A new best must be faster than the best by more than {bar:.1}% (the larger of --min-improvement-pct {min_improvement_pct} and {k}×σ_between).",
+        noise_source(noise),
+        k = crate::policy::noise::K_SIGMA,
+    )
+}
+
+/// The noise line of `summary.md` and the report (no configuration at hand: the bar
+/// is stated as the rule).
+pub fn noise_line(noise: &crate::policy::NoiseEstimate) -> String {
+    format!(
+        "σ_between {}; a new best must beat the best by more than the larger of --min-improvement-pct and {k}×σ_between = {:.1}%, and wins under {sure}×σ_between = {:.1}% are repeated once",
+        noise_source(noise),
+        crate::policy::noise::K_SIGMA * noise.sigma_pct,
+        crate::policy::noise::SURE_SIGMA * noise.sigma_pct,
+        k = crate::policy::noise::K_SIGMA,
+        sure = crate::policy::noise::SURE_SIGMA,
+    )
+}
+
+/// σ_between and where it came from, in words.
+pub fn noise_source(noise: &crate::policy::NoiseEstimate) -> String {
+    if noise.is_prior_only() {
+        format!(
+            "{:.2}%: a prior, as no configuration has run twice yet",
+            noise.sigma_pct
+        )
+    } else {
+        format!(
+            "{:.2}%, from {} repeated run{} of {} configuration{} (measured {:.2}%, pooled with a {:.1}% prior)",
+            noise.sigma_pct,
+            noise.measured_dof,
+            if noise.measured_dof == 1 { "" } else { "s" },
+            noise.configurations,
+            if noise.configurations == 1 { "" } else { "s" },
+            noise.measured_pct.unwrap_or(0.0),
+            crate::policy::noise::PRIOR_SIGMA_PCT,
+        )
+    }
+}
+
 /// A comparison as one sentence.
 pub fn comparison(against: &str, comparison: &Measured<Comparison>) -> String {
     match comparison {

@@ -56,8 +56,9 @@ pub use books::state::{
 };
 pub use books::{Books, NodeResult, master_table, views};
 pub use config::{
-    AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError, PlatformChoice,
-    RunConfig, RunRequest, UPDATABLE,
+    AgentChoice, Budgets, CONFIG_SCHEMA_VERSION, ConfigDifference, ConfigError,
+    DEFAULT_BASELINE_REPEATS, MAX_BASELINE_REPEATS, PlatformChoice, RunConfig, RunRequest,
+    UPDATABLE,
 };
 pub use context::{Context, PICTURE_INTERVAL, ProgressSink, SourceLayout};
 pub use error::WorkflowError;

@@ -91,12 +91,39 @@ pub fn add_seeds(ctx: &Context, books: &mut Books) -> Result<Vec<WorkSpec>, Work
             priority,
         })
         .collect();
-    let ids = books.add_seeds(&new, skipped)?;
+    let repeats = ctx.config.baseline_repeats.saturating_sub(1);
+    let ids = books.add_seeds(
+        &new,
+        |baseline| repeat_seeds(&seeds[0], baseline, repeats),
+        skipped,
+    )?;
+    let priority_of = |id: &String| books.tree().get(id).map_or(0.0, |n| n.priority);
     Ok(ids
         .iter()
-        .zip(SEED_PRIORITIES)
-        .map(|(id, priority)| work_spec(id, priority))
+        .map(|id| work_spec(id, priority_of(id)))
         .collect())
+}
+
+/// Priority of the baseline's repeats: after the baseline, before the other seeds, so
+/// that the noise between runs is measured before the first comparison that needs it.
+const REPEAT_PRIORITY: f64 = -999.5;
+
+/// `count` repeats of the baseline (node `baseline`, spec `spec`): the same commit and
+/// flags; their spread measures the noise between runs.
+fn repeat_seeds(spec: &ExperimentSpec, baseline: &str, count: u32) -> Vec<(ExperimentSpec, f64)> {
+    (1..=count)
+        .map(|n| {
+            let mut repeat = spec.clone();
+            repeat.kind = ExperimentKind::Repeat;
+            repeat.name = format!("baseline_repeat_{n}");
+            repeat.hypothesis =
+                "The baseline again: how far two runs of one configuration differ.".to_owned();
+            repeat.change_summary = format!("repeat {n} of the baseline");
+            repeat.repeat = true;
+            repeat.of_node = Some(baseline.to_owned());
+            (repeat, REPEAT_PRIORITY + f64::from(n) * 0.01)
+        })
+        .collect()
 }
 
 /// The subprocess seed: a code change when an agent can make it, else the script's own
@@ -200,21 +227,25 @@ pub fn confirm_child(
     Ok(Some(work_spec(&child, CONFIRM_PRIORITY)))
 }
 
+/// The seed kinds: the runs every search starts with.
+fn is_seed(kind: ExperimentKind) -> bool {
+    matches!(
+        kind,
+        ExperimentKind::Baseline
+            | ExperimentKind::Headspace
+            | ExperimentKind::Mtp
+            | ExperimentKind::Repeat
+    )
+}
+
 /// Whether every seed has finished (and there is a baseline).
 fn seeds_done(books: &Books) -> bool {
-    [
-        ExperimentKind::Baseline,
-        ExperimentKind::Headspace,
-        ExperimentKind::Mtp,
-    ]
-    .into_iter()
-    .filter_map(|k| books.node_of_kind(k))
-    .all(|id| {
-        books
+    books.baseline().is_some()
+        && books
             .tree()
-            .get(&id)
-            .is_some_and(|n| n.status.is_terminal())
-    }) && books.baseline().is_some()
+            .nodes()
+            .filter(|n| spec_of_node(n).is_some_and(|s| is_seed(s.kind)))
+            .all(|n| n.status.is_terminal())
 }
 
 /// What a finished node leads to.
@@ -267,12 +298,7 @@ fn gate_facts(books: &Books, id: &str) -> GateFacts {
             .pending_confirmation
             .as_ref()
             .is_some_and(|p| p.candidate == id || !p.confirm_node.is_empty()),
-        is_seed: books.spec_of(id).is_some_and(|s| {
-            matches!(
-                s.kind,
-                ExperimentKind::Baseline | ExperimentKind::Headspace | ExperimentKind::Mtp
-            )
-        }),
+        is_seed: books.spec_of(id).is_some_and(|s| is_seed(s.kind)),
         seed_round_done: state.seed_round_done,
     }
 }
@@ -321,9 +347,9 @@ pub fn decide(ctx: &Context, books: &mut Books, id: &str) -> Result<RoundDecisio
     let parent = match node {
         Some(n)
             if n.status == NodeStatus::Completed
-                && books
-                    .spec_of(id)
-                    .is_some_and(|s| s.kind != ExperimentKind::Headspace) =>
+                && books.spec_of(id).is_some_and(|s| {
+                    !matches!(s.kind, ExperimentKind::Headspace | ExperimentKind::Repeat)
+                }) =>
         {
             id.to_owned()
         }
@@ -418,6 +444,10 @@ pub fn plan_prompt(ctx: &Context, books: &Books, parent: &str) -> Result<String,
         ("PATIENCE", ctx.config.patience.to_string()),
         ("BEST", best),
         ("FLOOR", floor),
+        (
+            "NOISE",
+            crate::describe::noise_rule(&state.noise, ctx.config.min_improvement_pct),
+        ),
         (
             "PRACTICES_TRIED",
             if tried.is_empty() {

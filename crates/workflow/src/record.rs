@@ -15,7 +15,9 @@ use crate::books::{Books, CompletionEntry};
 use crate::config::RunConfig;
 use crate::describe;
 use crate::error::WorkflowError;
-use crate::policy::{BestDecision, BestFacts, Practice, decide_best};
+use crate::policy::{
+    BestDecision, BestFacts, Practice, decide_best, keep_threshold_pct, needs_repeat,
+};
 use crate::prompts::AnalysisAnswer;
 use crate::spec::{ExperimentKind, ExperimentSpec};
 
@@ -56,17 +58,41 @@ pub struct Recorded {
     pub needs_confirmation: bool,
 }
 
-/// The comparison of `summary` with the current best (for prompts and the analysis).
+/// A result judged against the best: what the prompts and the analysis read, the
+/// comparison, and whether a win this size is repeated before it counts.
+#[derive(Debug, Clone)]
+pub struct AgainstBest {
+    /// The comparison in words, with the noise rule it was judged by.
+    pub text: String,
+    /// The comparison, when there was a best to compare with.
+    pub comparison: Option<Measured<Comparison>>,
+    /// It won, by less than a lucky run could explain (or `--confirm-best` is on).
+    pub needs_repeat: bool,
+}
+
+/// The comparison of `summary` (node `id`) with the current best (for a confirmation
+/// run: the best its candidate beat), judged by [`crate::policy::noise`]: the best's
+/// runs together are the reference, and the bar is max(`--min-improvement-pct`,
+/// 2·σ_between) as well as the within-run interval.
 pub fn against_best(
     books: &mut Books,
     config: &RunConfig,
+    id: &str,
     spec: &ExperimentSpec,
     summary: &RunSummary,
-) -> (String, Option<Measured<Comparison>>) {
-    let (min_pct, base_command) = (
-        config.min_improvement_pct,
-        config.base_launch_command.as_str(),
-    );
+) -> AgainstBest {
+    let judged = |text: String, comparison| AgainstBest {
+        text,
+        comparison,
+        needs_repeat: false,
+    };
+    if spec.kind == ExperimentKind::Headspace {
+        return judged(
+            "This is the headspace run: it measures the compute-only floor and is never compared as a candidate."
+                .to_owned(),
+            None,
+        );
+    }
     let reference = match spec.kind {
         ExperimentKind::Confirm => books
             .state()
@@ -75,32 +101,50 @@ pub fn against_best(
             .and_then(|p| p.previous_best.clone()),
         _ => books.state().current_best.clone(),
     };
-    match reference {
-        Some(best) if spec.kind != ExperimentKind::Headspace => match books.summary(&best) {
-            Some(best_summary) => {
-                let mut c = compare(&best_summary, summary, min_pct);
-                if let Measured::Value(v) = &c {
-                    let best_spec = books.spec_of(&best);
-                    let batch =
-                        |s: Option<&ExperimentSpec>| batch_setting(books, base_command, s);
-                    if let Some(why) = crate::policy::per_step_verdict_blocked(
-                        v.basis,
-                        batch(best_spec.as_ref()).as_deref(),
-                        batch(Some(spec)).as_deref(),
-                    ) {
-                        c = Measured::Unavailable(why);
-                    }
-                }
-                (describe::comparison(&best, &c), Some(c))
-            }
-            None => (format!("The best ({best}) has no summary to compare with."), None),
-        },
-        _ if spec.kind == ExperimentKind::Headspace => (
-            "This is the headspace run: it measures the compute-only floor and is never compared as a candidate."
-                .to_owned(),
+    let Some(best) = reference else {
+        return judged(
+            "There is no best yet: this run is the reference.".to_owned(),
             None,
-        ),
-        _ => ("There is no best yet: this run is the reference.".to_owned(), None),
+        );
+    };
+    let Some((best_summary, runs)) = books.reference_summary(&best) else {
+        return judged(
+            format!("The best ({best}) has no summary to compare with."),
+            None,
+        );
+    };
+    let noise = books.noise(Some(id));
+    let bar = keep_threshold_pct(config.min_improvement_pct, &noise);
+    let mut c = compare(&best_summary, summary, bar);
+    if let Measured::Value(v) = &c {
+        let best_spec = books.spec_of(&best);
+        let batch =
+            |s: Option<&ExperimentSpec>| batch_setting(books, &config.base_launch_command, s);
+        if let Some(why) = crate::policy::per_step_verdict_blocked(
+            v.basis,
+            batch(best_spec.as_ref()).as_deref(),
+            batch(Some(spec)).as_deref(),
+        ) {
+            c = Measured::Unavailable(why);
+        }
+    }
+    let needs_repeat = c
+        .value()
+        .is_some_and(|v| needs_repeat(-v.delta_pct, &noise, config.confirm_best));
+    let against = if runs > 1 {
+        format!("{best} ({runs} runs together)")
+    } else {
+        best
+    };
+    let text = format!(
+        "{} {}",
+        describe::comparison(&against, &c),
+        describe::noise_rule(&noise, config.min_improvement_pct)
+    );
+    AgainstBest {
+        text,
+        comparison: Some(c),
+        needs_repeat,
     }
 }
 
@@ -141,18 +185,23 @@ pub fn record(
     if !failed {
         books.remember_summary(&id, done.summary.clone());
     }
-    let (comparison_text, comparison) = if failed {
-        ("The run failed; nothing to compare.".to_owned(), None)
+    let judged = if failed {
+        AgainstBest {
+            text: "The run failed; nothing to compare.".to_owned(),
+            comparison: None,
+            needs_repeat: false,
+        }
     } else {
-        against_best(books, config, &done.spec, &done.summary)
+        against_best(books, config, &id, &done.spec, &done.summary)
     };
+    let (comparison_text, comparison) = (judged.text, judged.comparison);
     let best = decide_best(&BestFacts {
         id: &id,
         kind: done.spec.kind,
         failed,
         better: better(&comparison),
         has_best: books.state().current_best.is_some(),
-        confirm_best: config.confirm_best,
+        needs_repeat: judged.needs_repeat,
         pending: books.state().pending_confirmation.as_ref(),
     });
     let verdict = comparison.as_ref().and_then(|c| c.value()).copied();
@@ -240,6 +289,7 @@ fn completion_entry(
         || (done.spec.kind == ExperimentKind::Repair
             && done.spec.tags.iter().any(|t| t == Practice::Mtp.tag()));
     CompletionEntry {
+        noise: books.noise(Some(id)),
         row,
         history,
         best: best.clone(),
@@ -278,6 +328,14 @@ fn row_notes(
     }
     if done.spec.kind == ExperimentKind::Headspace {
         notes.push("headspace run (compute-only floor)".to_owned());
+    }
+    let of = done.spec.of_node.as_deref().unwrap_or("?");
+    match done.spec.kind {
+        ExperimentKind::Repeat => {
+            notes.push(format!("repeat of {of}: measures the noise between runs"))
+        }
+        ExperimentKind::Confirm => notes.push(format!("repeat of {of}: confirms its win")),
+        _ => {}
     }
     if *best == BestDecision::AwaitConfirmation {
         notes.push("beat the best; a repeat will confirm it".to_owned());
@@ -366,6 +424,7 @@ fn analysis_markdown(id: &str, done: &Completion, comparison: &str) -> String {
         (None, Some(f)) => {
             let _ = writeln!(md, "## Interpretation\n\nThe analysis agent failed: {}\n", f.message);
         }
+        (None, None) if done.spec.kind == ExperimentKind::Repeat => md.push_str("## Interpretation\n\n(a repeat of a configuration already run: its numbers join that configuration's measurements and the noise between runs; no interpretation is asked for)\n\n"),
         (None, None) => md.push_str("## Interpretation\n\n(no agent configured: the measurements above are the analysis)\n\n"),
     }
     if done.failure.is_some() && !done.log_tail.is_empty() {

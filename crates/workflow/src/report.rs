@@ -88,6 +88,11 @@ fn results(state: &RunState, tree: &HypothesisTree, rows: &[MasterRow]) -> Strin
                 .unwrap_or_default()
         );
     }
+    let _ = writeln!(
+        md,
+        "- Noise between runs: {}",
+        crate::describe::noise_line(&state.noise)
+    );
     if let Some(stop) = &state.stop {
         let _ = writeln!(md, "- Stopped: {}", describe_stop(stop));
     }

@@ -26,6 +26,9 @@ pub enum ExperimentKind {
     Repair,
     /// A repeat of a new best, to confirm it.
     Confirm,
+    /// A repeat of a configuration that ran (the baseline's), to measure the noise
+    /// between runs.
+    Repeat,
 }
 
 /// The spec of one experiment (a tree node's `spec`).

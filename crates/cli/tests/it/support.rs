@@ -165,7 +165,9 @@ pub(crate) fn autoresearch(home: &Path, server: Option<&str>) -> Command {
     cmd
 }
 
-/// The flags of a new run on `repo`.
+/// The flags of a new run on `repo`. The baseline runs once: these tests count seeds and
+/// script each agent turn; the baseline's repeat is tested where it is the subject
+/// (`noise.rs`) and by the run on the defaults (`demo.rs`).
 pub(crate) fn new_run_args(workdir: &Path, repo: &UserRepo) -> Vec<String> {
     [
         "run",
@@ -181,6 +183,8 @@ pub(crate) fn new_run_args(workdir: &Path, repo: &UserRepo) -> Vec<String> {
         "--job-timeout",
         "120",
         "--floor-stop-pct",
+        "1",
+        "--baseline-repeats",
         "1",
     ]
     .iter()

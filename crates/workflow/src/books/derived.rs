@@ -51,6 +51,11 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
     );
     let _ = writeln!(
         md,
+        "- Noise between runs: {}",
+        crate::describe::noise_line(&state.noise)
+    );
+    let _ = writeln!(
+        md,
         "- Planning rounds: {}; without a new best: {}",
         state.plateau.rounds, state.plateau.rounds_without_best
     );

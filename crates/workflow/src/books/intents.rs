@@ -12,7 +12,7 @@ use super::state::{HistoryEntry, PendingConfirmation, RunStatus};
 use crate::error::WorkflowError;
 use crate::execute::JobEnd;
 use crate::knobs::Knob;
-use crate::policy::{BestDecision, Practice, StopReason, structural_settled};
+use crate::policy::{BestDecision, NoiseEstimate, Practice, StopReason, structural_settled};
 use crate::prompts::AnalysisAnswer;
 use crate::spec::ExperimentSpec;
 
@@ -78,6 +78,8 @@ pub struct CompletionEntry {
     pub analysis: Option<AnalysisAnswer>,
     /// Why the interpretation failed.
     pub analysis_failure: Option<FailureRecord>,
+    /// σ_between with this run counted.
+    pub noise: NoiseEstimate,
 }
 
 impl Books {
@@ -92,13 +94,25 @@ impl Books {
         new.iter().map(|n| self.add_node(*n)).collect()
     }
 
-    /// Adds the seeds to an empty tree; a seed that cannot run is recorded as skipped.
+    /// Adds the seeds to an empty tree, and `repeats(first seed's id)` under the first
+    /// seed (the baseline's repeats), in one write; a seed that cannot run is recorded
+    /// as skipped.
     pub fn add_seeds(
         &mut self,
         seeds: &[NewExperiment<'_>],
+        repeats: impl FnOnce(&str) -> Vec<(ExperimentSpec, f64)>,
         skipped: Option<Skipped>,
     ) -> Result<Vec<String>, WorkflowError> {
-        let ids = self.add_nodes(seeds)?;
+        let mut ids = self.add_nodes(seeds)?;
+        if let Some(first) = ids.first().cloned() {
+            for (spec, priority) in repeats(&first) {
+                ids.push(self.add_node(NewExperiment {
+                    spec: &spec,
+                    parent: Some(&first),
+                    priority,
+                })?);
+            }
+        }
         if let Some(skip) = skipped {
             self.state.skipped.push(serde_json::json!({
                 "name": skip.name,
@@ -305,6 +319,7 @@ impl Books {
         if !self.state.history.iter().any(|h| h.run_id == id) {
             self.state.history.push(entry.history);
         }
+        self.state.noise = entry.noise;
         // State first, node last: the node's terminal status is the commit point.
         self.save_state()?;
         self.move_node(

@@ -7,6 +7,7 @@
 //! `tree.json`, `summary.md`, views). Readers get shared references; nothing outside
 //! can change a field and forget to save it.
 
+mod configurations;
 mod derived;
 mod intents;
 pub mod master_table;

@@ -8,7 +8,7 @@ use autoresearch_hypothesis_tree::FailureRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::policy::{Plateau, PracticeSet, StopReason};
+use crate::policy::{NoiseEstimate, Plateau, PracticeSet, StopReason};
 
 /// The version of `state.json` this build writes.
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -187,6 +187,10 @@ pub struct RunState {
     /// A new best waiting for its repeat.
     #[serde(default)]
     pub pending_confirmation: Option<PendingConfirmation>,
+    /// The noise between runs of one configuration, as last measured (the prior until
+    /// a configuration ran twice).
+    #[serde(default)]
+    pub noise: NoiseEstimate,
     /// The namespace of the run's branches in the user's repository
     /// (`autoresearch/<name>-<hex>`; absent in work directories from before namespaces).
     #[serde(default)]
@@ -237,6 +241,7 @@ impl RunState {
             skipped: Vec::new(),
             setup_failures: Vec::new(),
             pending_confirmation: None,
+            noise: NoiseEstimate::default(),
             branch_namespace: None,
             knobs: Vec::new(),
             history: Vec::new(),

@@ -84,12 +84,15 @@ impl ExperimentWorkflow {
         wctx: &WorkContext,
     ) -> Option<(Option<AnalysisAnswer>, Option<FailureRecord>)> {
         let ctx = &self.ctx;
-        if collected.failure.is_some() {
+        // A repeat of a configuration already run tells an agent nothing new: its
+        // numbers join that configuration's, and no agent call is spent on it.
+        if collected.failure.is_some() || spec.kind == crate::spec::ExperimentKind::Repeat {
             return Some((None, None));
         }
         let (comparison, history) = {
             let mut books = ctx.books();
-            let (text, _) = record::against_best(&mut books, &ctx.config, spec, &collected.summary);
+            let text =
+                record::against_best(&mut books, &ctx.config, id, spec, &collected.summary).text;
             (text, planning::history_table(&books))
         };
         let analysis = tokio::select! {

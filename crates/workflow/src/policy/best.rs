@@ -38,8 +38,9 @@ pub struct BestFacts<'a> {
     pub better: bool,
     /// There is a best already.
     pub has_best: bool,
-    /// New bests are confirmed by a repeat (`--confirm-best`).
-    pub confirm_best: bool,
+    /// A win this size is repeated before it counts (`--confirm-best`, or within
+    /// [`super::noise::SURE_SIGMA`]·σ_between; see [`super::noise::needs_repeat`]).
+    pub needs_repeat: bool,
     /// The candidate waiting for its confirmation, if one does.
     pub pending: Option<&'a PendingConfirmation>,
 }
@@ -64,8 +65,10 @@ pub enum BestDecision {
 }
 
 /// The best decision. The first completed run is the reference; a later one becomes
-/// the best only when its comparison says *better* (beyond noise), and with
-/// confirmations on only after a repeat says so too. A failed confirmation settles its
+/// the best only when its comparison says *better* (beyond the noise inside and
+/// between runs), and, when the win is one a lucky run could explain, only after a
+/// repeat says so too. A repeat of a configuration that already ran (the baseline's)
+/// adds to its measurements and is never a candidate. A failed confirmation settles its
 /// candidate as not confirmed, so planning goes on.
 pub fn decide_best(facts: &BestFacts<'_>) -> BestDecision {
     if facts.kind == ExperimentKind::Confirm {
@@ -81,7 +84,8 @@ pub fn decide_best(facts: &BestFacts<'_>) -> BestDecision {
     match facts.kind {
         ExperimentKind::Headspace => BestDecision::Floor,
         _ if !facts.has_best => BestDecision::NewBest(facts.id.to_owned()),
-        _ if facts.better && facts.confirm_best => BestDecision::AwaitConfirmation,
+        ExperimentKind::Repeat => BestDecision::Unchanged,
+        _ if facts.better && facts.needs_repeat => BestDecision::AwaitConfirmation,
         _ if facts.better => BestDecision::NewBest(facts.id.to_owned()),
         _ => BestDecision::Unchanged,
     }

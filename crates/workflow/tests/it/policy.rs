@@ -401,7 +401,7 @@ fn the_best_decision() {
         failed: false,
         better: false,
         has_best: true,
-        confirm_best: false,
+        needs_repeat: false,
         pending: None,
     };
     let confirm = BestFacts {
@@ -421,13 +421,31 @@ fn the_best_decision() {
             BestDecision::NewBest("004_x".to_owned()),
         ),
         (
-            "better, with confirmations",
+            "better, by less than a lucky run could explain",
             BestFacts {
                 better: true,
-                confirm_best: true,
+                needs_repeat: true,
                 ..base
             },
             BestDecision::AwaitConfirmation,
+        ),
+        (
+            "a repeat of the baseline, however fast",
+            BestFacts {
+                kind: ExperimentKind::Repeat,
+                better: true,
+                ..base
+            },
+            BestDecision::Unchanged,
+        ),
+        (
+            "a repeat of the baseline that finished first",
+            BestFacts {
+                kind: ExperimentKind::Repeat,
+                has_best: false,
+                ..base
+            },
+            BestDecision::NewBest("004_x".to_owned()),
         ),
         (
             "the first result",
@@ -727,4 +745,75 @@ fn node_notes_add_up_and_keep_what_this_build_cannot_read() {
     notes.comparison = Some(json!({"delta_pct": -3.0}));
     assert_eq!(notes.to_value()["comparison"], json!({"delta_pct": -3.0}));
     assert_eq!(notes.to_value()["analysis"], 5);
+}
+
+#[test]
+fn noise_between_runs_pools_repeats_with_a_prior() {
+    use autoresearch_workflow::policy::noise::{PRIOR_SIGMA_PCT, between_run_sigma};
+    // Nothing repeated: the prior, said to be one.
+    let none = between_run_sigma(&[vec![20.0], vec![19.0]]);
+    assert!(none.is_prior_only());
+    assert!((none.sigma_pct - PRIOR_SIGMA_PCT).abs() < 1e-9);
+    assert_eq!(none.measured_pct, None);
+    // One pair 4% apart: measured 2.83%, pooled with the prior (2 dof) to
+    // sqrt((2·1.5² + 8) / 3).
+    let pair = between_run_sigma(&[vec![20.4, 19.6], vec![30.0]]);
+    assert_eq!((pair.measured_dof, pair.configurations), (1, 1));
+    let measured = pair.measured_pct.unwrap();
+    assert!((measured - 2.828).abs() < 0.01, "{measured}");
+    let expected = ((2.0 * 1.5f64.powi(2) + 8.0) / 3.0).sqrt();
+    assert!(
+        (pair.sigma_pct - expected).abs() < 1e-9,
+        "{}",
+        pair.sigma_pct
+    );
+    // A pair that happens to agree cannot talk the bar down to nothing.
+    let lucky = between_run_sigma(&[vec![20.0, 20.0]]);
+    assert!(
+        lucky.sigma_pct > 0.8 * PRIOR_SIGMA_PCT,
+        "{}",
+        lucky.sigma_pct
+    );
+    // Many quiet pairs outweigh the prior; a scale per configuration does not matter.
+    let quiet: Vec<Vec<f64>> = (0..40)
+        .map(|i| {
+            let scale = 1.0 + f64::from(i);
+            vec![scale * 1.002, scale * 0.998]
+        })
+        .collect();
+    let quiet = between_run_sigma(&quiet);
+    assert_eq!(quiet.measured_dof, 40);
+    assert!(quiet.sigma_pct < 0.5, "{}", quiet.sigma_pct);
+    // Bad values are left out, not propagated.
+    let bad = between_run_sigma(&[vec![f64::NAN, 20.0, 0.0]]);
+    assert!(bad.is_prior_only());
+}
+
+#[test]
+fn the_bar_and_the_repeat_rule() {
+    use autoresearch_workflow::policy::noise::{NoiseEstimate, keep_threshold_pct, needs_repeat};
+    let noise = NoiseEstimate {
+        sigma_pct: 1.5,
+        measured_dof: 1,
+        configurations: 1,
+        measured_pct: Some(1.0),
+    };
+    let cases = [
+        // (min improvement, gain, --confirm-best) → (bar, repeat?)
+        (2.0, 10.0, false, 3.0, false),
+        (2.0, 4.0, false, 3.0, true),
+        (5.0, 4.6, false, 5.0, false),
+        (2.0, 10.0, true, 3.0, true),
+    ];
+    for (min, gain, confirm, bar, repeat) in cases {
+        assert!(
+            (keep_threshold_pct(min, &noise) - bar).abs() < 1e-9,
+            "{min} {gain}"
+        );
+        assert_eq!(
+            needs_repeat(gain, &noise, confirm),
+            repeat,
+            "{min} {gain} {confirm}"
+        );
+    }
 }

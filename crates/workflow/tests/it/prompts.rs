@@ -141,10 +141,15 @@ fn plan_prompt() {
         ),
         knob("--prefetch", KnobRole::Other, "true", KnobKind::Toggle),
     ]);
+    let noise = autoresearch_workflow::describe::noise_rule(
+        &autoresearch_workflow::policy::between_run_sigma(&[vec![20.2, 19.8]]),
+        2.0,
+    );
     let text = render(
         prompts::PLAN,
         &values(&[
             ("KNOBS", table.as_str()),
+            ("NOISE", noise.as_str()),
             ("ITERATION", "2"),
             ("MAX_ITERATIONS", "10"),
             ("PLATEAU", "1"),
