@@ -227,24 +227,13 @@ pub fn confirm_child(
     Ok(Some(work_spec(&child, CONFIRM_PRIORITY)))
 }
 
-/// The seed kinds: the runs every search starts with.
-fn is_seed(kind: ExperimentKind) -> bool {
-    matches!(
-        kind,
-        ExperimentKind::Baseline
-            | ExperimentKind::Headspace
-            | ExperimentKind::Mtp
-            | ExperimentKind::Repeat
-    )
-}
-
 /// Whether every seed has finished (and there is a baseline).
 fn seeds_done(books: &Books) -> bool {
     books.baseline().is_some()
         && books
             .tree()
             .nodes()
-            .filter(|n| spec_of_node(n).is_some_and(|s| is_seed(s.kind)))
+            .filter(|n| spec_of_node(n).is_some_and(|s| s.kind.is_seed()))
             .all(|n| n.status.is_terminal())
 }
 
@@ -298,7 +287,7 @@ fn gate_facts(books: &Books, id: &str) -> GateFacts {
             .pending_confirmation
             .as_ref()
             .is_some_and(|p| p.candidate == id || !p.confirm_node.is_empty()),
-        is_seed: books.spec_of(id).is_some_and(|s| is_seed(s.kind)),
+        is_seed: books.spec_of(id).is_some_and(|s| s.kind.is_seed()),
         seed_round_done: state.seed_round_done,
     }
 }

@@ -82,6 +82,17 @@ pub struct ExperimentSpec {
     pub image: Option<String>,
 }
 
+impl ExperimentKind {
+    /// The seed kinds: the runs every search starts with (the seeds together make one
+    /// planning round).
+    pub fn is_seed(self) -> bool {
+        matches!(
+            self,
+            Self::Baseline | Self::Headspace | Self::Mtp | Self::Repeat
+        )
+    }
+}
+
 impl ExperimentSpec {
     /// A spec of `kind` named `name`, with everything else empty.
     pub fn new(kind: ExperimentKind, name: impl Into<String>) -> Self {

@@ -9,6 +9,7 @@ mod crash;
 mod demo;
 mod e2e;
 mod help;
+mod noise;
 mod queue;
 mod resume;
 mod robustness;

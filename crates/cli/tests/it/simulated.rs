@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::*;
 
 /// A git repository holding the simulator as `train.py`.
-fn sim_repo(root: &Path) -> PathBuf {
+pub(crate) fn sim_repo(root: &Path) -> PathBuf {
     let repo = root.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::copy(
@@ -24,6 +24,17 @@ fn sim_repo(root: &Path) -> PathBuf {
 
 /// Runs the engine with the built-in planner on `scenario` until `experiments` ran.
 fn simulate(root: &Path, scenario: &Path, experiments: u32, concurrency: u32) -> Output {
+    simulate_with(root, scenario, experiments, concurrency, &[])
+}
+
+/// [`simulate`] with `extra` flags after the others (a later value of a flag wins).
+pub(crate) fn simulate_with(
+    root: &Path,
+    scenario: &Path,
+    experiments: u32,
+    concurrency: u32,
+    extra: &[&str],
+) -> Output {
     let home = root.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let repo = sim_repo(root);
@@ -60,6 +71,7 @@ fn simulate(root: &Path, scenario: &Path, experiments: u32, concurrency: u32) ->
             "--job-timeout",
             "60",
         ])
+        .args(extra)
         .spawn()
         .unwrap();
     finish(child, Duration::from_secs(900))
@@ -67,7 +79,7 @@ fn simulate(root: &Path, scenario: &Path, experiments: u32, concurrency: u32) ->
 
 /// The noise-free time per sample of run `id`'s configuration (the simulator prints it
 /// for tests; the engine never reads it).
-fn true_per_sample_ms(workdir: &Path, id: &str) -> Option<f64> {
+pub(crate) fn true_per_sample_ms(workdir: &Path, id: &str) -> Option<f64> {
     let log = std::fs::read_to_string(workdir.join("runs").join(id).join("job/stdout.log")).ok()?;
     log.lines()
         .find_map(|l| l.strip_prefix("[sim] true_per_sample_ms="))?
@@ -106,7 +118,7 @@ fn a_hundred_simulated_experiments_run_through_the_engine() {
     );
 }
 
-/// Experiments (the three seeds included) within which the built-in planner must come
+/// Experiments (the seeds and the baseline's repeat included) within which the built-in planner must come
 /// within 5% of every scenario's optimum, one at a time. `cargo xtask bench search`
 /// measures the median; this guards the worst case against regressions.
 const FEW_EXPERIMENTS: u32 = 8;

@@ -208,11 +208,30 @@ impl Books {
     }
 
     /// Forgets an accepted stop (new limits are judged again); whether there was one.
+    /// The round the stop ended is due again on the last finished experiment, so a run
+    /// that stopped at a limit the user raised goes on planning.
     pub fn clear_stop(&mut self) -> Result<bool, WorkflowError> {
         if self.state.stop.take().is_none() {
             return Ok(false);
         }
         self.save_state()?;
+        let last = self
+            .state
+            .history
+            .iter()
+            .rev()
+            .map(|h| h.run_id.clone())
+            .find(|id| self.tree.get(id).is_some_and(|n| n.status.is_terminal()));
+        if let Some(id) = last {
+            // When the stopped round was the seeds' one, it has not planned yet.
+            let seed = self.spec_of(&id).is_some_and(|s| s.kind.is_seed());
+            if seed {
+                self.state.seed_round_done = false;
+                self.save_state()?;
+            }
+            self.edit_result(&id, |r| r.plan_due = true)?;
+            self.save_nodes()?;
+        }
         Ok(true)
     }
 
