@@ -72,8 +72,16 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
     if let Some(stop) = &state.stop {
         let _ = writeln!(md, "- Stopped: {}", crate::policy::describe_stop(stop));
     }
+    md.push_str(&recent_and_failures(books));
+    let path = books.workdir().summary();
+    autoresearch_fs::write_atomic(&path, md.as_bytes()).map_err(WorkflowError::io("write", &path))
+}
+
+/// `summary.md`'s last sections: the ten newest results and the failures by kind.
+fn recent_and_failures(books: &Books) -> String {
+    let mut md = String::new();
     md.push_str("\n## Recent results\n\n| run | status | steady step ms | samples/s | vs best | changes |\n|---|---|---|---|---|---|\n");
-    for h in state.history.iter().rev().take(10) {
+    for h in books.state().history.iter().rev().take(10) {
         let c = h.cells();
         let _ = writeln!(
             md,
@@ -92,8 +100,7 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
             let _ = writeln!(md, "- {name}: {n}");
         }
     }
-    let path = books.workdir().summary();
-    autoresearch_fs::write_atomic(&path, md.as_bytes()).map_err(WorkflowError::io("write", &path))
+    md
 }
 
 /// Redraws `hypothesis_tree.png` (and `.svg`) and `progress.png`. Drawing problems are
