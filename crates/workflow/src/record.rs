@@ -16,7 +16,7 @@ use crate::config::RunConfig;
 use crate::describe;
 use crate::error::WorkflowError;
 use crate::policy::{
-    BestDecision, BestFacts, Practice, decide_best, keep_threshold_pct, needs_repeat,
+    BestDecision, BestFacts, NoiseEstimate, Practice, decide_best, keep_threshold_pct, needs_repeat,
 };
 use crate::prompts::AnalysisAnswer;
 use crate::spec::{ExperimentKind, ExperimentSpec};
@@ -68,6 +68,8 @@ pub struct AgainstBest {
     pub comparison: Option<Measured<Comparison>>,
     /// It won, by less than a lucky run could explain (or `--confirm-best` is on).
     pub needs_repeat: bool,
+    /// σ_between with this run counted (it was judged by this one).
+    pub noise: NoiseEstimate,
 }
 
 /// The comparison of `summary` (node `id`) with the current best (for a confirmation
@@ -81,10 +83,12 @@ pub fn against_best(
     spec: &ExperimentSpec,
     summary: &RunSummary,
 ) -> AgainstBest {
+    let noise = books.noise(Some(id));
     let judged = |text: String, comparison| AgainstBest {
         text,
         comparison,
         needs_repeat: false,
+        noise,
     };
     if spec.kind == ExperimentKind::Headspace {
         return judged(
@@ -113,7 +117,6 @@ pub fn against_best(
             None,
         );
     };
-    let noise = books.noise(Some(id));
     let bar = keep_threshold_pct(config.min_improvement_pct, &noise);
     let mut c = compare(&best_summary, summary, bar);
     if let Measured::Value(v) = &c {
@@ -145,6 +148,7 @@ pub fn against_best(
         text,
         comparison: Some(c),
         needs_repeat,
+        noise,
     }
 }
 
@@ -186,10 +190,12 @@ pub fn record(
         books.remember_summary(&id, done.summary.clone());
     }
     let judged = if failed {
+        // A failed run is no measurement of its configuration: σ_between without it.
         AgainstBest {
             text: "The run failed; nothing to compare.".to_owned(),
             comparison: None,
             needs_repeat: false,
+            noise: books.noise(None),
         }
     } else {
         against_best(books, config, &id, &done.spec, &done.summary)
@@ -205,7 +211,7 @@ pub fn record(
         pending: books.state().pending_confirmation.as_ref(),
     });
     let verdict = comparison.as_ref().and_then(|c| c.value()).copied();
-    let entry = completion_entry(books, &done, &best, verdict);
+    let entry = completion_entry(books, &done, &best, verdict, judged.noise);
     // The run's own files first: each is idempotent, and the books' commit point comes
     // after them.
     let interpretation = analysis_markdown(&id, &done, &comparison_text);
@@ -239,6 +245,7 @@ fn completion_entry(
     done: &Completion,
     best: &BestDecision,
     comparison: Option<Comparison>,
+    noise: NoiseEstimate,
 ) -> CompletionEntry {
     let id = done.id.as_str();
     let failed = done.failure.is_some();
@@ -289,7 +296,7 @@ fn completion_entry(
         || (done.spec.kind == ExperimentKind::Repair
             && done.spec.tags.iter().any(|t| t == Practice::Mtp.tag()));
     CompletionEntry {
-        noise: books.noise(Some(id)),
+        noise,
         row,
         history,
         best: best.clone(),

@@ -354,3 +354,69 @@ fn recording_again_after_a_crash_writes_nothing_twice_and_failures_are_rows() {
         "{summary_md}"
     );
 }
+
+#[test]
+fn a_repeat_that_fails_part_way_is_no_measurement_of_the_noise() {
+    let f = fixture(false);
+    let mut books = Books::open(&f.workdir).unwrap();
+    let baseline = recorded(
+        &mut books,
+        &f.config,
+        ExperimentKind::Baseline,
+        "baseline",
+        summary(20.0, 0.5),
+    );
+    let mut spec = ExperimentSpec::new(ExperimentKind::Repeat, "baseline_repeat_1");
+    spec.of_node = Some(baseline.clone());
+    let repeat = books
+        .add_child(NewExperiment {
+            spec: &spec,
+            parent: Some(&baseline),
+            priority: 0.0,
+        })
+        .unwrap();
+    run_to_analysis(&mut books, &repeat);
+    // Its job died after some slow steps: the steps are in its summary, but a failed
+    // run says nothing about how far two runs of the configuration differ.
+    let partial = summary(30.0, 0.5);
+    // As the lifecycle does, the summary is written before the run is recorded.
+    let run_dir = books.workdir().run(&repeat);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(
+        run_dir.join("summary.json"),
+        serde_json::to_vec(&partial).unwrap(),
+    )
+    .unwrap();
+    let mut c = done(&books, &repeat, partial);
+    c.failure = Some(FailureRecord::new(
+        FailureKind::JobFailed,
+        FailurePhase::Job,
+        "killed",
+    ));
+    record(&mut books, &f.config, c).unwrap();
+    assert!(
+        books.state().noise.is_prior_only(),
+        "{:?}",
+        books.state().noise
+    );
+    // A repeat that completes is one.
+    let mut spec = ExperimentSpec::new(ExperimentKind::Repeat, "baseline_repeat_2");
+    spec.of_node = Some(baseline.clone());
+    let second = books
+        .add_child(NewExperiment {
+            spec: &spec,
+            parent: Some(&baseline),
+            priority: 0.0,
+        })
+        .unwrap();
+    run_to_analysis(&mut books, &second);
+    let c = done(&books, &second, summary(20.4, 0.5));
+    record(&mut books, &f.config, c).unwrap();
+    let noise = books.state().noise;
+    assert_eq!(noise.measured_dof, 1, "{noise:?}");
+    assert_eq!(
+        books.state().current_best.as_deref(),
+        Some(baseline.as_str()),
+        "a repeat is never a candidate"
+    );
+}
