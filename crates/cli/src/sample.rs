@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use autoresearch_metrics::{PROBE_MARKER, PROTOCOL_VERSION, ProbeEvent, Sampler};
+use autoresearch_metrics::{PROTOCOL_VERSION, ProbeEvent, Sampler};
 
 use crate::{EXIT_FAILURE, EXIT_USAGE};
 
@@ -58,8 +58,9 @@ fn print_sample(sampler: &mut Sampler, pid: u32) {
     if let Some(object) = value.as_object_mut() {
         object.insert("v".to_owned(), PROTOCOL_VERSION.into());
     }
-    // One write per line: it cannot interleave with the command's own lines mid-way.
-    let line = format!("{PROBE_MARKER}{value}\n");
+    // One write per line: it cannot interleave with the command's own lines mid-way;
+    // the checksum catches a forwarder that cuts it anyway.
+    let line = format!("{}\n", autoresearch_metrics::probe_line(&value.to_string()));
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(line.as_bytes());
     let _ = stdout.flush();

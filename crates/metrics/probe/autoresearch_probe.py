@@ -22,17 +22,52 @@ Environment variables (each overrides the matching argument of ``track``):
   K steps (off by default).
 - ``AUTORESEARCH_STEP_LINES=N``: print one line per step for the first N steps
   (default 2000), then one aggregate line per ``AUTORESEARCH_WINDOW`` steps (default 100).
+- ``AUTORESEARCH_TAG_LOGS=0``: leave SPDL's log records alone. By default the probe
+  prefixes every record of an ``spdl`` logger with ``[pid N rank R #crc32]``, so that
+  statistics lines can be attributed to their process and rank whatever the log format,
+  and a line torn by several writers is recognised.
+
+Every line the probe prints carries its process id and rank and ends with `` #`` and the
+CRC-32 of its JSON text: a line put together from pieces of several writers fails the
+check and is dropped by the reader instead of being read as a record.
 """
 
+import binascii
 import gc
 import json
 import os
 import sys
 import time
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 PREFIX = "[autoresearch] "
 _PROCESS_T0 = time.perf_counter()
+
+
+def _crc(text):
+    return "%08x" % (binascii.crc32(text.encode("utf-8")) & 0xFFFFFFFF)
+
+
+def _env_rank(*names):
+    for name in names:
+        value = os.environ.get(name)
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _rank():
+    """(rank, local_rank, world_size) from the launcher's variables: torchrun's, Slurm's,
+    Open MPI's or MPICH's; None where none is set."""
+    return (
+        _env_rank("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"),
+        _env_rank("LOCAL_RANK", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"),
+        _env_rank("WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"),
+    )
+
+
+def _json_rank(rank):
+    return "null" if rank is None else str(rank)
 
 
 # Step lines are formatted without json and written in batches: after a long step the
@@ -40,9 +75,13 @@ _PROCESS_T0 = time.perf_counter()
 # a 10 ms step. Batches go out at most FLUSH_EVERY_S apart, and before any other event.
 FLUSH_EVERY_S = 0.5
 FLUSH_EVERY_LINES = 64
-_STEP_FORMAT = PREFIX + '{"v":%d,"event":"step","step":%%d,"wait_ms":%%.4f,"compute_ms":%%.4f,"step_ms":%%.4f}' % PROTOCOL_VERSION
+_STEP_FORMAT = '{"v":%d,"event":"step","pid":%%d,"rank":%%s,"step":%%d,"wait_ms":%%.4f,"compute_ms":%%.4f,"step_ms":%%.4f}' % PROTOCOL_VERSION
 _pending = []
 _last_flush = [0.0]
+
+
+def _line(text):
+    return PREFIX + text + " #" + _crc(text)
 
 
 def _flush_steps():
@@ -53,18 +92,61 @@ def _flush_steps():
     _last_flush[0] = time.perf_counter()
 
 
-def _emit_step(step, wait_ms, compute_ms, now):
-    _pending.append(_STEP_FORMAT % (step, wait_ms, compute_ms, wait_ms + compute_ms))
+def _emit_step(identity, step, wait_ms, compute_ms, now):
+    _pending.append(_line(_STEP_FORMAT % (identity + (step, wait_ms, compute_ms, wait_ms + compute_ms))))
     if len(_pending) >= FLUSH_EVERY_LINES or now - _last_flush[0] >= FLUSH_EVERY_S:
         _flush_steps()
 
 
 def _emit(event, **fields):
-    record = {"v": PROTOCOL_VERSION, "event": event}
+    record = {"v": PROTOCOL_VERSION, "event": event, "pid": os.getpid(), "rank": _rank()[0]}
     record.update(fields)
-    line = PREFIX + json.dumps(record, separators=(",", ":"))
-    _pending.append(line)
+    _pending.append(_line(json.dumps(record, separators=(",", ":"))))
     _flush_steps()
+
+
+def _tag_spdl_records():
+    """Prefix the records of SPDL's loggers with this process's identity and a checksum
+    of the message. Installed at import, so the pipeline subprocesses that re-import the
+    training script (spawn, forkserver) tag theirs too; fork children inherit it."""
+    if os.environ.get("AUTORESEARCH_TAG_LOGS", "1") in ("0", "false", "False", "no"):
+        return
+    import logging
+
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_autoresearch_tags", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        if record.name.startswith("spdl"):
+            try:
+                message = record.getMessage()
+            except Exception:  # a record whose arguments do not format: leave it as it is
+                return record
+            rank = _rank()[0]
+            record.msg = "[pid %d%s #%s] %s" % (
+                os.getpid(),
+                "" if rank is None else " rank %d" % rank,
+                _crc(message),
+                message,
+            )
+            record.args = ()
+        return record
+
+    factory._autoresearch_tags = True
+    logging.setLogRecordFactory(factory)
+
+
+def _forget_parent_lines():
+    # A forked child holds a copy of the parent's unwritten step lines: never write them
+    # again under the child's name.
+    _pending.clear()
+
+
+_tag_spdl_records()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_lines)
 
 
 def _env_int(name, default):
@@ -95,17 +177,6 @@ def _cpu_cores():
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 0
-
-
-def _rank():
-    def get(*names):
-        for name in names:
-            value = os.environ.get(name)
-            if value is not None and value.strip().lstrip("-").isdigit():
-                return int(value)
-        return None
-
-    return get("RANK", "SLURM_PROCID"), get("LOCAL_RANK", "SLURM_LOCALID"), get("WORLD_SIZE", "SLURM_NTASKS")
 
 
 def _first_dimension(value):
@@ -235,13 +306,13 @@ class _Tracker:
 
     def __iter__(self):
         rank, local_rank, world_size = _rank()
+        identity = (os.getpid(), _json_rank(rank))
         _emit(
             "start",
             name=self.name,
-            pid=os.getpid(),
-            rank=rank,
             local_rank=local_rank,
             world_size=world_size,
+            cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
             cpu_cores=_cpu_cores(),
             batch_size=self.batch_size,
             python="%d.%d.%d" % sys.version_info[:3],
@@ -276,7 +347,7 @@ class _Tracker:
                     if gc_ms:
                         _emit("gc", step=step, gc_ms=round(gc_ms, 4))
                     if step <= self.step_lines:
-                        _emit_step(step, wait_ms, compute_ms, now)
+                        _emit_step(identity, step, wait_ms, compute_ms, now)
                     else:
                         if window_first is None:
                             window_first = step

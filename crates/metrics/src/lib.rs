@@ -13,6 +13,7 @@
 
 mod compare;
 pub mod evidence;
+pub mod line;
 pub mod probe_event;
 pub mod reader;
 pub mod spdl;
@@ -22,11 +23,15 @@ pub mod system;
 
 pub use compare::{Comparison, Headspace, Verdict, compare, headspace};
 pub use evidence::{Evidence, PROBE_MARKER, StageLines};
-pub use probe_event::{PROTOCOL_VERSION, ProbeEvent, parse_probe_payload};
-pub use spdl::{QueueLine, StageKey, TaskLine, parse_queue_line, parse_task_line};
+pub use line::{Attribution, LineRecord, TornReason, classify};
+pub use probe_event::{
+    PROTOCOL_VERSION, ProbeEvent, ProbePayload, Writer, parse_probe_payload, probe_line,
+    read_probe_payload,
+};
+pub use spdl::{QueueLine, StageKey, StatsRecord, TaskLine, parse_queue_line, parse_task_line};
 pub use summary::{
-    Bottleneck, MAX_WARMUP_STEPS, Measured, REPLAY_SETTLE_STEPS, RunSummary, SINK_READY_PCT,
-    STARVED_QUEUE_PCT, StageSummary, StepStats,
+    Bottleneck, LOADER_WAIT_PCT, MAX_WARMUP_STEPS, Measured, REPLAY_SETTLE_STEPS, RankSummary,
+    RunSummary, SINK_READY_PCT, STARVED_QUEUE_PCT, StageSummary, StepStats, gpu_of_rank,
 };
 pub use system::{GpuSample, Sampler, SamplerThread, SystemSample, read_samples};
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 /// (when the log format has one) is part of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct StageKey {
-    /// Process id, from a `[pid N]` in the line, if any.
+    /// Process id: from the probe's tag, a `[pid N]` field, a `ProcessName:N` field, a
+    /// JSON record's `process`, or a lone number in the line's prefix; `None` if none.
     pub pid: Option<u32>,
     /// Pipeline id.
     pub pipeline: u32,
@@ -100,11 +101,6 @@ static QUEUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&pattern).expect("queue line pattern")
 });
 
-static PID: LazyLock<Regex> = LazyLock::new(|| {
-    #[expect(clippy::expect_used)]
-    Regex::new(r"\[pid (\d+)\]").expect("pid pattern")
-});
-
 fn seconds(captures: &regex::Captures<'_>, name: &str) -> Option<f64> {
     let value: f64 = captures.name(name)?.as_str().parse().ok()?;
     let unit = captures.name(&format!("{name}_u"))?.as_str();
@@ -115,53 +111,115 @@ fn seconds(captures: &regex::Captures<'_>, name: &str) -> Option<f64> {
     })
 }
 
-fn key(captures: &regex::Captures<'_>, line: &str) -> Option<StageKey> {
+fn key(captures: &regex::Captures<'_>, pid: Option<u32>) -> Option<StageKey> {
     Some(StageKey {
-        pid: PID
-            .captures(line)
-            .and_then(|c| c.get(1)?.as_str().parse().ok()),
+        pid,
         pipeline: captures.name("pipeline")?.as_str().parse().ok()?,
         stage: captures.name("stage")?.as_str().parse().ok()?,
     })
 }
 
-/// Parses a task line anywhere in `line` (any logging prefix).
-pub fn parse_task_line(line: &str) -> Option<TaskLine> {
-    if !line.contains("]\tCompleted") {
-        return None;
+/// One statistics record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatsRecord {
+    /// A task line.
+    Task(TaskLine),
+    /// A queue line.
+    Queue(QueueLine),
+}
+
+impl StatsRecord {
+    /// The stage the record is about.
+    pub fn key(&self) -> StageKey {
+        match self {
+            Self::Task(t) => t.key,
+            Self::Queue(q) => q.key,
+        }
     }
-    let c = TASK.captures(line)?;
+
+    /// The stage name the line gave.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Task(t) => &t.name,
+            Self::Queue(q) => &q.name,
+        }
+    }
+
+    /// Sets the process the record belongs to.
+    pub(crate) fn set_pid(&mut self, pid: Option<u32>) {
+        match self {
+            Self::Task(t) => t.key.pid = pid,
+            Self::Queue(q) => q.key.pid = pid,
+        }
+    }
+}
+
+/// Finds a statistics line's grammar in `text`: the record (its pid not yet known) and
+/// the byte range the grammar spans (the whole of SPDL's message).
+pub(crate) fn find_stats(text: &str) -> Option<(StatsRecord, std::ops::Range<usize>)> {
+    if text.contains("]\tCompleted") {
+        let c = TASK.captures(text)?;
+        let span = c.get(0)?.range();
+        return Some((StatsRecord::Task(task_of(&c)?), span));
+    }
+    if text.contains("_queue]\tProcessed") {
+        let c = QUEUE.captures(text)?;
+        let span = c.get(0)?.range();
+        return Some((StatsRecord::Queue(queue_of(&c)?), span));
+    }
+    None
+}
+
+fn task_of(c: &regex::Captures<'_>) -> Option<TaskLine> {
     Some(TaskLine {
-        key: key(&c, line)?,
+        key: key(c, None)?,
         name: c.name("name")?.as_str().to_owned(),
         concurrency: c.name("conc").and_then(|m| m.as_str().parse().ok()),
         tasks: c.name("tasks")?.as_str().parse().ok()?,
         failures: c.name("failures")?.as_str().parse().ok()?,
-        ave_s: seconds(&c, "ave")?,
-        p90_s: seconds(&c, "p90")?,
-        p99_s: seconds(&c, "p99")?,
+        ave_s: seconds(c, "ave")?,
+        p90_s: seconds(c, "p90")?,
+        p99_s: seconds(c, "p99")?,
     })
 }
 
-/// Parses a queue line anywhere in `line`.
-pub fn parse_queue_line(line: &str) -> Option<QueueLine> {
-    if !line.contains("_queue]\tProcessed") {
-        return None;
-    }
-    let c = QUEUE.captures(line)?;
+fn queue_of(c: &regex::Captures<'_>) -> Option<QueueLine> {
     Some(QueueLine {
-        key: key(&c, line)?,
+        key: key(c, None)?,
         name: c.name("name")?.as_str().to_owned(),
         concurrency: c.name("conc").and_then(|m| m.as_str().parse().ok()),
         items: c.name("items")?.as_str().parse().ok()?,
-        elapsed_s: seconds(&c, "elapsed")?,
+        elapsed_s: seconds(c, "elapsed")?,
         qps: c.name("qps")?.as_str().parse().ok()?,
-        put_s: seconds(&c, "put")?,
-        get_s: seconds(&c, "get")?,
-        p90_put_s: seconds(&c, "p90put")?,
-        p90_get_s: seconds(&c, "p90get")?,
-        p99_put_s: seconds(&c, "p99put")?,
-        p99_get_s: seconds(&c, "p99get")?,
+        put_s: seconds(c, "put")?,
+        get_s: seconds(c, "get")?,
+        p90_put_s: seconds(c, "p90put")?,
+        p90_get_s: seconds(c, "p90get")?,
+        p99_put_s: seconds(c, "p99put")?,
+        p99_get_s: seconds(c, "p99get")?,
         occupancy_pct: c.name("occ")?.as_str().parse().ok()?,
     })
+}
+
+/// Parses a task line anywhere in `line` (any logging prefix), with the pid the line
+/// names; `None` for other lines and for lines that look torn (docs/metrics.md).
+pub fn parse_task_line(line: &str) -> Option<TaskLine> {
+    match crate::line::classify(line) {
+        crate::line::LineRecord::Stats {
+            record: StatsRecord::Task(task),
+            ..
+        } => Some(task),
+        _ => None,
+    }
+}
+
+/// Parses a queue line anywhere in `line`; see [`parse_task_line`].
+pub fn parse_queue_line(line: &str) -> Option<QueueLine> {
+    match crate::line::classify(line) {
+        crate::line::LineRecord::Stats {
+            record: StatsRecord::Queue(queue),
+            ..
+        } => Some(queue),
+        _ => None,
+    }
 }
