@@ -17,6 +17,7 @@
 //! | 130 | `run` was interrupted (Ctrl+C or SIGTERM); running jobs keep running, and `run <workdir>` resumes |
 
 mod demo;
+mod inspect_cmd;
 mod knobs_cmd;
 mod run_cmd;
 mod sample;
@@ -140,6 +141,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Summarise existing job logs (no run, no work directory): the per-rank view, the
+    /// stage table per process, the bottleneck and the torn lines dropped.
+    Inspect {
+        /// The job's log files (stdout and stderr, or the one file several ranks share).
+        #[arg(required = true, value_name = "LOG")]
+        logs: Vec<PathBuf>,
+        /// Samples per batch, when the probe was not told and could not measure it.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        batch_size: Option<u64>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a work directory's experiment tree.
     Tree {
         /// The work directory.
@@ -184,6 +198,18 @@ pub fn run() -> ExitCode {
         Ok(Cli {
             command: Some(Command::Tree { workdir }),
         }) => tree(&workdir),
+        Ok(Cli {
+            command:
+                Some(Command::Inspect {
+                    logs,
+                    batch_size,
+                    json,
+                }),
+        }) => inspect_cmd::run(&inspect_cmd::InspectRequest {
+            logs: &logs,
+            batch_size,
+            json,
+        }),
         Ok(Cli {
             command:
                 Some(Command::Knobs {

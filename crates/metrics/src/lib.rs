@@ -30,8 +30,9 @@ pub use probe_event::{
 };
 pub use spdl::{QueueLine, StageKey, StatsRecord, TaskLine, parse_queue_line, parse_task_line};
 pub use summary::{
-    Bottleneck, LOADER_WAIT_PCT, MAX_WARMUP_STEPS, Measured, REPLAY_SETTLE_STEPS, RankSummary,
-    RunSummary, SINK_READY_PCT, STARVED_QUEUE_PCT, StageSummary, StepStats, gpu_of_rank,
+    BALANCED_RATIO, Bottleneck, LOADER_WAIT_PCT, MAX_WARMUP_STEPS, Measured, REPLAY_SETTLE_STEPS,
+    RankSummary, RunSummary, SINK_READY_PCT, STARVED_QUEUE_PCT, StageSummary, StepStats,
+    gpu_of_rank,
 };
 pub use system::{GpuSample, Sampler, SamplerThread, SystemSample, read_samples};
 

@@ -1,7 +1,7 @@
 //! Computed summaries as Markdown, for analyses, prompts and reports. Deterministic:
 //! the same summary always reads the same.
 
-use autoresearch_metrics::{Comparison, Measured, RunSummary};
+use autoresearch_metrics::{Comparison, Measured, RankSummary, RunSummary};
 
 /// `12.3` or `n/a (reason)`.
 fn measured(value: &Measured<f64>, unit: &str) -> String {
@@ -81,10 +81,102 @@ pub fn measurements(summary: &RunSummary) -> String {
     for (name, value) in lines {
         out.push_str(&format!("- {name}: {value}\n"));
     }
+    if summary.torn_lines > 0 {
+        out.push_str(&format!(
+            "- Torn lines dropped: {} (pieces of several writers' lines, never read as records)\n",
+            summary.torn_lines
+        ));
+    }
     if summary.headspace_run {
         out.push_str("- This was a headspace run (cached batches replayed): its step time is the compute-only floor.\n");
     }
+    out.push_str(&ranks(summary));
     out
+}
+
+/// Ranks shown in full up to this many; beyond, the slowest, the median and the fastest.
+const RANKS_IN_FULL: usize = 8;
+
+/// The per-rank view of a job with several ranks (empty for one rank): who sets the
+/// pace, the imbalance, whose loader waits longest, and a compact table.
+pub fn ranks(summary: &RunSummary) -> String {
+    if summary.ranks.len() <= 1 {
+        return String::new();
+    }
+    let label = |i: Option<usize>| {
+        i.and_then(|i| summary.ranks.get(i))
+            .map_or_else(|| "unknown".to_owned(), RankSummary::label)
+    };
+    let mut out = format!(
+        "- Ranks: {}; the slowest, {}, sets the job's pace; imbalance (slowest ÷ fastest) {}; the bottleneck is read from {}\n\n",
+        summary.ranks.len(),
+        label(summary.slowest_rank),
+        match &summary.imbalance {
+            Measured::Value(v) => format!("{v:.2}×"),
+            Measured::Unavailable(why) => format!("n/a ({why})"),
+        },
+        label(summary.bottleneck_rank),
+    );
+    out.push_str(
+        "| rank | pid | steady median ms | p90 ms | data wait % | TTFB ms | samples/s | GPU SM p50 % | stage processes |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (i, rank) in shown_ranks(summary) {
+        let mut name = rank.label();
+        if Some(i) == summary.slowest_rank {
+            name.push_str(" (slowest)");
+        } else if Some(i) == summary.fastest_rank {
+            name.push_str(" (fastest)");
+        }
+        let step = rank.step_time.value();
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            rank.pid.map_or_else(|| "–".to_owned(), |p| p.to_string()),
+            opt(step.map(|s| s.median_ms), 2),
+            opt(step.map(|s| s.p90_ms), 2),
+            opt(rank.data_wait_share_pct.value().copied(), 1),
+            opt(rank.ttfb_ms.value().copied(), 1),
+            opt(rank.throughput_samples_per_s.value().copied(), 1),
+            opt(rank.sm_util_p50_pct.value().copied(), 1),
+            if rank.stage_pids.is_empty() {
+                "–".to_owned()
+            } else {
+                rank.stage_pids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ));
+    }
+    out
+}
+
+/// Every rank, or for many the slowest, the median and the fastest (by steady median).
+fn shown_ranks(summary: &RunSummary) -> Vec<(usize, &RankSummary)> {
+    let all: Vec<(usize, &RankSummary)> = summary.ranks.iter().enumerate().collect();
+    if all.len() <= RANKS_IN_FULL {
+        return all;
+    }
+    let mut by_median: Vec<(usize, &RankSummary)> = all
+        .into_iter()
+        .filter(|(_, r)| r.step_time.value().is_some())
+        .collect();
+    by_median.sort_by(|a, b| {
+        let median = |r: &RankSummary| r.step_time.value().map_or(0.0, |s| s.median_ms);
+        median(b.1).total_cmp(&median(a.1))
+    });
+    let mut picked = Vec::new();
+    for index in [0, by_median.len() / 2, by_median.len().saturating_sub(1)] {
+        if let Some(entry) = by_median.get(index)
+            && !picked
+                .iter()
+                .any(|(i, _): &(usize, &RankSummary)| *i == entry.0)
+        {
+            picked.push(*entry);
+        }
+    }
+    picked
 }
 
 fn opt(value: Option<f64>, digits: usize) -> String {
@@ -96,11 +188,28 @@ pub fn stages(summary: &RunSummary) -> String {
     if summary.stages.is_empty() {
         return "(no SPDL statistics lines in the log)\n".to_owned();
     }
-    let mut out = String::from(
+    // With several ranks, each stage says whose process ran it.
+    let by_rank = summary.ranks.len() > 1;
+    let mut out = String::from(if by_rank {
+        "| rank | pid | stage | concurrency | tasks | failures | avg ms | p90 ms | p99 ms | items/s | occupancy % | put wait ms | get wait ms | max items/s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    } else {
         "| stage | concurrency | tasks | failures | avg ms | p90 ms | p99 ms | items/s | occupancy % | put wait ms | get wait ms | max items/s |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for s in &summary.stages {
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    });
+    let mut stages: Vec<&autoresearch_metrics::StageSummary> = summary.stages.iter().collect();
+    if by_rank {
+        stages.sort_by_key(|s| (s.rank.is_none(), s.rank, s.key));
+    }
+    for s in stages {
+        if by_rank {
+            out.push_str(&format!(
+                "| {} | {} ",
+                s.rank
+                    .map_or_else(|| "unknown".to_owned(), |r| format!("rank {r}")),
+                s.key.pid.map_or_else(|| "–".to_owned(), |p| p.to_string()),
+            ));
+        }
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             s.name,

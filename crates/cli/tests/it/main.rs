@@ -11,6 +11,7 @@ mod e2e;
 mod help;
 mod noise;
 mod queue;
+mod ranks;
 mod resume;
 mod robustness;
 mod simulated;

@@ -12,7 +12,7 @@ use crate::evidence::Evidence;
 use crate::spdl::StageKey;
 use crate::stats::{quantile, sorted};
 
-pub use ranks::{LOADER_WAIT_PCT, RankSummary, gpu_of_rank};
+pub use ranks::{BALANCED_RATIO, LOADER_WAIT_PCT, RankSummary, gpu_of_rank};
 
 /// A figure, or why there is none. Never a made-up zero.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,11 +173,11 @@ pub struct RunSummary {
     /// Samples per second of one rank at the job's pace: batch × 1000 ÷ the job's step.
     #[serde(default = "one_rank")]
     pub throughput_per_rank_samples_per_s: Measured<f64>,
-    /// The rank whose loader is the bottleneck: the largest share of steady time waiting
-    /// for data (an index into `ranks`); the job's stage bottleneck is read from its
-    /// stages.
+    /// The rank the job's bottleneck is read from (an index into `ranks`): the slowest
+    /// when the ranks are 10% or more apart, else the one waiting longest for data (at
+    /// least 10% of its steady time). Its stages give the job's stage bottleneck.
     #[serde(default)]
-    pub loader_rank: Option<usize>,
+    pub bottleneck_rank: Option<usize>,
     /// Lines dropped as pieces of several writers' lines.
     #[serde(default)]
     pub torn_lines: u64,
@@ -312,7 +312,7 @@ impl RunSummary {
             throughput_per_rank_samples_per_s: per_rank,
             slowest_rank: ranks.slowest,
             fastest_rank: ranks.fastest,
-            loader_rank: ranks.loader,
+            bottleneck_rank: ranks.loader,
             ranks: ranks.summaries,
             torn_lines: evidence.torn_lines,
         }

@@ -102,7 +102,7 @@ pub(super) struct Ranks {
     pub(super) slowest: Option<usize>,
     /// The fastest rank.
     pub(super) fastest: Option<usize>,
-    /// The rank whose loader is the bottleneck.
+    /// The rank the job's bottleneck is read from.
     pub(super) loader: Option<usize>,
     /// Each entry's time from process start to its first batch.
     init_ms: Vec<Option<f64>>,
@@ -113,6 +113,10 @@ pub(super) struct Ranks {
 /// A rank waiting for data at least this share of its steady time is a loader worth
 /// naming as the bottleneck.
 pub const LOADER_WAIT_PCT: f64 = 10.0;
+
+/// Ranks whose steady medians are within this ratio step together (a synchronised
+/// job); beyond it, the slowest sets the pace on its own.
+pub const BALANCED_RATIO: f64 = 1.10;
 
 impl Ranks {
     /// The ranks of `evidence`: one per writer with steps, or one for the whole log
@@ -158,16 +162,26 @@ impl Ranks {
             .iter()
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|m| m.0);
-        // The loader that holds the job back waits longest for data; when no rank waits
-        // much, the slowest rank is the one to look at.
-        let loader = summaries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some((i, *s.data_wait_share_pct.value()?)))
-            .filter(|(_, share)| *share >= LOADER_WAIT_PCT)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| i)
-            .or(slowest);
+        // Ranks apart: the slowest sets the pace, and its own evidence says why. Ranks in
+        // step (a synchronised job hides its straggler's data wait in the others' compute):
+        // the loader that waits longest for data holds the job back.
+        let median = |i: Option<usize>| medians.iter().find(|m| Some(m.0) == i).map(|m| m.1);
+        let apart = match (median(slowest), median(fastest)) {
+            (Some(slow), Some(fast)) => fast > 0.0 && slow / fast >= BALANCED_RATIO,
+            _ => false,
+        };
+        let loader = if apart {
+            slowest
+        } else {
+            summaries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some((i, *s.data_wait_share_pct.value()?)))
+                .filter(|(_, share)| *share >= LOADER_WAIT_PCT)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i)
+                .or(slowest)
+        };
         Self {
             tag_ranks: evidence.stage_ranks.clone(),
             writers: entries.iter().map(|(w, _, _)| *w).collect(),
