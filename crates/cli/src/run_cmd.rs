@@ -121,6 +121,11 @@ pub struct RunArgs {
     /// repeat, a prior is used until some configuration runs twice) [default: 2].
     #[arg(long, value_name = "N")]
     pub baseline_repeats: Option<u32>,
+    /// An extra `sbatch` argument for every job on --platform slurm, such as
+    /// `--sbatch-arg=--ntasks=8` (repeatable); launch the ranks with `srun` in the
+    /// base launch command.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
     /// Stop when the best is within this percent of the compute-only floor [default: 5].
     #[arg(long)]
     pub floor_stop_pct: Option<f64>,
@@ -180,6 +185,7 @@ impl RunArgs {
             min_improvement_pct: self.min_improvement_pct,
             confirm_best: self.confirm_best.then_some(true),
             baseline_repeats: self.baseline_repeats,
+            sbatch_args: (!self.sbatch_args.is_empty()).then(|| self.sbatch_args.clone()),
             floor_stop_pct: self.floor_stop_pct,
             knobs: (!self.knobs.is_empty()).then(|| self.knobs.clone()),
             frozen: (!self.frozen.is_empty()).then(|| self.frozen.clone()),

@@ -99,6 +99,8 @@ pub struct RunRequest {
     pub confirm_best: Option<bool>,
     /// `--baseline-repeats`.
     pub baseline_repeats: Option<u32>,
+    /// `--sbatch-arg` (repeatable).
+    pub sbatch_args: Option<Vec<String>>,
     /// `--floor-stop-pct`.
     pub floor_stop_pct: Option<f64>,
     /// `--knob name=int:LO..HI` (repeatable): add or bound a knob.
@@ -166,6 +168,16 @@ pub struct RunConfig {
     /// the noise between runs.
     #[serde(default = "default_baseline_repeats")]
     pub baseline_repeats: u32,
+    /// Sets this run's job names apart from other runs' on a shared scheduler: a job
+    /// name is the key a resume finds its job by, so two runs with the same experiment
+    /// ids must not share names. Empty in runs made before it existed (their jobs keep
+    /// the old names, so a resume still finds them).
+    #[serde(default)]
+    pub job_tag: String,
+    /// Extra `sbatch` arguments of every job on `--platform slurm` (`--ntasks=8`,
+    /// `--gres=gpu:8`, `--partition=…`).
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
     /// Stop when the best is within this percent of the headspace floor.
     pub floor_stop_pct: f64,
     /// Knobs the user added or bounded (`name=int:LO..HI`).
@@ -182,6 +194,23 @@ pub const CONFIG_SCHEMA_VERSION: u32 = 1;
 pub const DEFAULT_BASELINE_REPEATS: u32 = 2;
 /// The most runs of the baseline.
 pub const MAX_BASELINE_REPEATS: u32 = 5;
+
+/// Six hex digits from the work directory's path, the time and the process: unique
+/// enough to keep two runs' job names apart on one scheduler.
+fn new_job_tag(workdir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::path::absolute(workdir)
+        .unwrap_or_else(|_| workdir.to_owned())
+        .hash(&mut hasher);
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        .hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
+    format!("{:06x}", hasher.finish() & 0x00ff_ffff)
+}
 
 /// A configuration written before baseline repeats existed ran the baseline once.
 fn default_baseline_repeats() -> u32 {
@@ -335,6 +364,8 @@ impl RunConfig {
             min_improvement_pct: request.min_improvement_pct.unwrap_or(2.0),
             confirm_best: request.confirm_best.unwrap_or(false),
             baseline_repeats: request.baseline_repeats.unwrap_or(DEFAULT_BASELINE_REPEATS),
+            sbatch_args: request.sbatch_args.clone().unwrap_or_default(),
+            job_tag: new_job_tag(workdir),
             floor_stop_pct: request.floor_stop_pct.unwrap_or(5.0),
             knobs: request.knobs.clone().unwrap_or_default(),
             frozen: request.frozen.clone().unwrap_or_default(),
@@ -472,6 +503,13 @@ impl RunConfig {
             (1..=MAX_BASELINE_REPEATS).contains(&self.baseline_repeats),
             "from 1 (no repeat) to 5",
         )?;
+        if !self.sbatch_args.is_empty() && self.platform != PlatformChoice::Slurm {
+            return Err(invalid(
+                "--sbatch-arg",
+                "applies only to jobs on Slurm".to_owned(),
+                "add --platform slurm, or drop --sbatch-arg".to_owned(),
+            ));
+        }
         range(
             "--max-experiments",
             self.budgets.max_experiments.is_none_or(|n| n >= 1),
@@ -606,6 +644,7 @@ impl RunConfig {
             request.baseline_repeats,
             next.baseline_repeats
         );
+        compare!("sbatch_args", request.sbatch_args.clone(), next.sbatch_args);
         compare!(
             "floor_stop_pct",
             request.floor_stop_pct,

@@ -18,10 +18,15 @@ use crate::spec::{ExperimentSpec, apply_env_knobs, apply_launch_args};
 /// makes: a job that keeps printing forever is still stopped.
 pub const HARD_CAP_TIMEOUTS: u32 = 3;
 
-/// The job name of experiment `id`: the idempotency key a resume looks the job up by.
-/// Each node launches one job (repairs and confirmations are nodes of their own).
-pub fn job_name(id: &str) -> String {
-    format!("ar-{id}-1")
+/// The job name of experiment `id` in the run tagged `tag` (`RunConfig::job_tag`): the
+/// idempotency key a resume looks the job up by. Each node launches one job (repairs and
+/// confirmations are nodes of their own).
+pub fn job_name(tag: &str, id: &str) -> String {
+    if tag.is_empty() {
+        format!("ar-{id}-1")
+    } else {
+        format!("ar-{tag}-{id}-1")
+    }
 }
 
 /// Where a job's logs go.
@@ -79,7 +84,7 @@ pub(crate) async fn launch(
     env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
     env.push(("AUTORESEARCH_RUN_ID".to_owned(), id.to_owned()));
     let request = JobRequest {
-        name: job_name(id),
+        name: job_name(&ctx.config.job_tag, id),
         command: command.clone(),
         cwd: ctx.layout.source_in(checkout),
         env,

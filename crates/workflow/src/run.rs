@@ -91,7 +91,8 @@ fn platform(
             Platform::Local(LocalPlatform::new(root, options.supervisor.clone()).map_err(fail)?)
         }
         PlatformChoice::Slurm => Platform::Slurm(
-            SlurmPlatform::new(root, Duration::from_secs(60), Vec::new()).map_err(fail)?,
+            SlurmPlatform::new(root, Duration::from_secs(60), config.sbatch_args.clone())
+                .map_err(fail)?,
         ),
         PlatformChoice::Command {
             launch,

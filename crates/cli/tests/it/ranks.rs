@@ -190,3 +190,66 @@ fn inspect_reads_a_log_torn_by_several_writers() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/job.log"));
 }
+
+/// Fails with the fix when the suite's single-node Slurm cluster is not up.
+fn require_slurm() {
+    let state = std::process::Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert!(
+        ["idle", "mix", "alloc", "comp"].iter().any(|s| state.starts_with(s)),
+        "no Slurm cluster is up (sinfo says `{state}`): run `cargo xtask slurm up` as root \
+         (`cargo xtask ci` does it)"
+    );
+}
+
+/// A two-task Slurm job (`sbatch --ntasks=2`, the ranks started by `srun`): both ranks
+/// are found from SLURM_PROCID, the slowed one sets the pace. A second run in a
+/// re-created work directory has the same experiment ids and must get its own jobs.
+#[test]
+fn a_two_task_slurm_job_is_measured_per_rank() {
+    require_slurm();
+    let root = tempfile::tempdir().unwrap();
+    let repo = ranks_repo(root.path());
+    let workdir = root.path().join("work");
+    let python = python().display().to_string();
+    let args: Vec<String> = [
+        "run",
+        workdir.to_str().unwrap(),
+        "--pipeline-script",
+        repo.join("train.py").to_str().unwrap(),
+        "--source-dir",
+        repo.to_str().unwrap(),
+        "--base-launch-command",
+        &format!("srun {python} $SCRIPT --steps 80 --slow-rank 1 --slow-ms 20"),
+        "--platform",
+        "slurm",
+        "--sbatch-arg=--ntasks=2",
+        "--agent",
+        "none",
+        "--max-experiments",
+        "1",
+        "--baseline-repeats",
+        "1",
+        "--poll-interval",
+        "1",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for attempt in 0..2 {
+        let _ = std::fs::remove_dir_all(&workdir);
+        run_ok(autoresearch(root.path(), None), &args);
+        let baseline = summary_of(&workdir, "000_baseline");
+        let ranks: Vec<&Value> = baseline["ranks"].as_array().unwrap().iter().collect();
+        assert_eq!(ranks.len(), 2, "attempt {attempt}: {baseline}");
+        assert_eq!(baseline["world_size"], 2);
+        let slowest = baseline["slowest_rank"].as_u64().unwrap() as usize;
+        assert_eq!(ranks[slowest]["rank"], 1, "attempt {attempt}: {baseline}");
+        assert!(rank_median(&baseline, 1) > rank_median(&baseline, 0) + 10.0);
+    }
+}

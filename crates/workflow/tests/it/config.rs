@@ -61,7 +61,9 @@ fn a_fresh_run_gets_defaults_and_absolute_paths_and_round_trips() {
         std::fs::read_to_string(RunConfig::path(&f.workdir))
             .unwrap()
             .replace(&f.source.display().to_string(), "<SOURCE>")
+            .replace(&config.job_tag, "<TAG>")
     );
+    assert_eq!(config.job_tag.len(), 6);
 }
 
 #[test]
@@ -105,6 +107,10 @@ fn bad_inputs_name_the_flag_and_the_fix() {
             Box::new(|r: &mut RunRequest| r.pipeline_script = None),
             "--pipeline-script is required",
         ),
+        (
+            Box::new(|r: &mut RunRequest| r.sbatch_args = Some(vec!["--ntasks=2".into()])),
+            "--sbatch-arg",
+        ),
     ];
     for (change, expected) in cases {
         let mut req = request(&f);
@@ -128,6 +134,25 @@ fn bad_inputs_name_the_flag_and_the_fix() {
     req.build_command = None;
     req.base_launch_command = Some("python train.py".into());
     RunConfig::from_request(&f.workdir, &req).unwrap();
+}
+
+/// Two runs made in the same place (a work directory deleted and made again) name their
+/// jobs apart, so a scheduler that still knows the first run's jobs cannot hand them to
+/// the second; a resume keeps its run's tag.
+#[test]
+fn every_new_run_tags_its_job_names_and_a_resume_keeps_the_tag() {
+    let f = fixture();
+    let first = RunConfig::from_request(&f.workdir, &request(&f)).unwrap();
+    let second = RunConfig::from_request(&f.workdir, &request(&f)).unwrap();
+    assert_ne!(first.job_tag, second.job_tag);
+    let (resumed, _) = RunConfig::resume(&first, &RunRequest::default()).unwrap();
+    assert_eq!(resumed.job_tag, first.job_tag);
+    assert_ne!(
+        autoresearch_workflow::job_name(&first.job_tag, "000_baseline"),
+        autoresearch_workflow::job_name(&second.job_tag, "000_baseline")
+    );
+    // A run made before tags existed keeps its jobs' old names.
+    assert_eq!(autoresearch_workflow::job_name("", "000_baseline"), "ar-000_baseline-1");
 }
 
 #[test]
