@@ -81,6 +81,13 @@ pub fn measurements(summary: &RunSummary) -> String {
     for (name, value) in lines {
         out.push_str(&format!("- {name}: {value}\n"));
     }
+    out.push_str(&afterwords(summary));
+    out
+}
+
+/// What follows the headline figures: torn lines, the headspace note, the ranks.
+fn afterwords(summary: &RunSummary) -> String {
+    let mut out = String::new();
     if summary.torn_lines > 0 {
         out.push_str(&format!(
             "- Torn lines dropped: {} (pieces of several writers' lines, never read as records)\n",
@@ -150,6 +157,25 @@ pub fn ranks(summary: &RunSummary) -> String {
         ));
     }
     out
+}
+
+/// One line on a job's ranks (`None` for one rank): how many, who sets the pace, the
+/// imbalance. For table notes and the progress summary.
+pub fn rank_note(summary: &RunSummary) -> Option<String> {
+    let slowest = summary.pace_setter()?;
+    Some(format!(
+        "{} ranks, {} slowest ({}), imbalance {}",
+        summary.ranks.len(),
+        slowest.label(),
+        slowest
+            .step_time
+            .value()
+            .map_or_else(|| "n/a".to_owned(), |s| format!("{:.2} ms", s.median_ms)),
+        summary
+            .imbalance
+            .value()
+            .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}×")),
+    ))
 }
 
 /// Every rank, or for many the slowest, the median and the fastest (by steady median).

@@ -333,6 +333,9 @@ fn row_notes(
     if let Some(d) = delta {
         notes.push(format!("vs best {d:+.1}%"));
     }
+    if let Some(ranks) = describe::rank_note(&done.summary) {
+        notes.push(ranks);
+    }
     if done.spec.kind == ExperimentKind::Headspace {
         notes.push("headspace run (compute-only floor)".to_owned());
     }

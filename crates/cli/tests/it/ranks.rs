@@ -201,7 +201,9 @@ fn require_slurm() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     assert!(
-        ["idle", "mix", "alloc", "comp"].iter().any(|s| state.starts_with(s)),
+        ["idle", "mix", "alloc", "comp"]
+            .iter()
+            .any(|s| state.starts_with(s)),
         "no Slurm cluster is up (sinfo says `{state}`): run `cargo xtask slurm up` as root \
          (`cargo xtask ci` does it)"
     );

@@ -34,6 +34,16 @@ pub fn write_summary_md(books: &Books) -> Result<(), WorkflowError> {
                 .map(|s| format!(" ({})", s.headline()))
                 .unwrap_or_default();
             let _ = writeln!(md, "- Best: {best}, steady step {ms:.2} ms{speedup}");
+            if let Some(ranks) = books
+                .peek_summary(best)
+                .as_ref()
+                .and_then(crate::describe::rank_note)
+            {
+                let _ = writeln!(
+                    md,
+                    "- Best's ranks: {ranks} (the job steps at its slowest rank's pace)"
+                );
+            }
         }
         _ => md.push_str("- Best: none yet\n"),
     }

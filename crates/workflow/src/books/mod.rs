@@ -118,13 +118,18 @@ impl Books {
 
     /// The summary of node `id`, if it has one.
     pub fn summary(&mut self, id: &str) -> Option<RunSummary> {
+        let summary = self.peek_summary(id)?;
+        self.summaries.insert(id.to_owned(), summary.clone());
+        Some(summary)
+    }
+
+    /// [`Books::summary`] without keeping what it read.
+    pub fn peek_summary(&self, id: &str) -> Option<RunSummary> {
         if let Some(summary) = self.summaries.get(id) {
             return Some(summary.clone());
         }
         let path = self.workdir.run(id).join("summary.json");
-        let summary: RunSummary = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        self.summaries.insert(id.to_owned(), summary.clone());
-        Some(summary)
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
     }
 
     /// Remembers a summary just written.

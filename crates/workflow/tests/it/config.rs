@@ -152,7 +152,10 @@ fn every_new_run_tags_its_job_names_and_a_resume_keeps_the_tag() {
         autoresearch_workflow::job_name(&second.job_tag, "000_baseline")
     );
     // A run made before tags existed keeps its jobs' old names.
-    assert_eq!(autoresearch_workflow::job_name("", "000_baseline"), "ar-000_baseline-1");
+    assert_eq!(
+        autoresearch_workflow::job_name("", "000_baseline"),
+        "ar-000_baseline-1"
+    );
 }
 
 #[test]
