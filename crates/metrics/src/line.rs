@@ -22,6 +22,8 @@ pub enum TornReason {
     StageName,
     /// A JSON log record that does not parse, or JSON cut short.
     BrokenJson,
+    /// The words of a statistics line without its grammar: a piece of one.
+    Fragment,
 }
 
 /// How a statistics record's process was found.
@@ -83,21 +85,31 @@ fn regex(pattern: &str) -> Regex {
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| regex(r"\[pid (\d+)(?: rank (\d+))? #([0-9a-f]{8})\] "));
 static PID_FIELD: LazyLock<Regex> = LazyLock::new(|| regex(r"\[pid (\d+)\]"));
-static PROCESS_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"\b(?:Main|Fork|Spawn|ForkServer|Sync)?Process(?:-\d+(?::\d+)*)?:(\d+)\b")
-});
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?|\b\d\d:\d\d:\d\d[.,]\d+\b")
 });
-static HEADER: LazyLock<Regex> = LazyLock::new(|| regex(r"\[\d+:\d+:"));
+/// Every kind of prefix in one pattern (groups: 1 header, 2 timestamp, 3 tag, 4 `[pid N]`,
+/// 5 `ProcessName:N` with its pid in 6), for one pass over a line.
+static PREFIXES: LazyLock<Regex> = LazyLock::new(|| {
+    regex(concat!(
+        r"(\[\d+:\d+:)",
+        r"|(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?|\b\d\d:\d\d:\d\d[.,]\d+\b)",
+        r"|(\[pid \d+(?: rank \d+)? #[0-9a-f]{8}\] )",
+        r"|(\[pid \d+\])",
+        r"|(\b(?:Main|Fork|Spawn|ForkServer|Sync)?Process(?:-\d+(?::\d+)*)?:(\d+)\b)",
+    ))
+});
 
 /// Classifies one line (without its newline).
 pub fn classify(line: &str) -> LineRecord {
     let markers = line.matches(PROBE_MARKER).count();
-    let stats_words = line.contains("\tCompleted")
-        || line.contains("\\tCompleted")
-        || line.contains("\tProcessed")
-        || line.contains("\\tProcessed");
+    // Every statistics line holds a tab (or, in JSON, an escaped one): most lines are
+    // ruled out by one byte search.
+    let stats_words = (line.contains('\t') || line.contains("\\t"))
+        && (line.contains("\tCompleted")
+            || line.contains("\\tCompleted")
+            || line.contains("\tProcessed")
+            || line.contains("\\tProcessed"));
     if markers > 1 || (markers == 1 && stats_words) {
         return LineRecord::Torn(TornReason::SeveralPrefixes);
     }
@@ -143,22 +155,25 @@ fn classify_json(line: &str) -> LineRecord {
 
 /// A plain-text statistics line (or a JSON record's message, with its pid).
 fn classify_text(line: &str, json_pid: Option<u32>) -> LineRecord {
-    if HEADER.find_iter(line).count() > 1
-        || TIMESTAMP.find_iter(line).count() > 1
-        || TAG.find_iter(line).count() > 1
-        || PID_FIELD.find_iter(line).count() > 1
-    {
-        return LineRecord::Torn(TornReason::SeveralPrefixes);
+    // One pass over the line for every kind of prefix: more than one of a kind is two
+    // writers' pieces.
+    let mut counts = [0u8; 5];
+    let mut names: Vec<u32> = Vec::new();
+    for c in PREFIXES.captures_iter(line) {
+        for (kind, count) in counts.iter_mut().enumerate() {
+            if c.get(kind + 1).is_some() {
+                *count = count.saturating_add(1);
+            }
+        }
+        if let Some(pid) = c.get(6).and_then(|m| m.as_str().parse().ok()) {
+            names.push(pid);
+        }
     }
-    let names: Vec<u32> = PROCESS_NAME
-        .captures_iter(line)
-        .filter_map(|c| c.get(1)?.as_str().parse().ok())
-        .collect();
-    if names.len() > 1 {
+    if counts.iter().any(|n| *n > 1) {
         return LineRecord::Torn(TornReason::SeveralPrefixes);
     }
     let Some((mut record, span)) = find_stats(line) else {
-        return LineRecord::Other;
+        return LineRecord::Torn(TornReason::Fragment);
     };
     if !plausible_stage_name(record.name()) {
         return LineRecord::Torn(TornReason::StageName);

@@ -124,6 +124,12 @@ pub fn ranks(summary: &RunSummary) -> String {
         },
         label(summary.bottleneck_rank),
     );
+    if summary.ranks.len() > RANKS_IN_FULL {
+        out.push_str(&format!(
+            "The slowest, the median and the fastest of {} ranks (by steady median step):\n\n",
+            summary.ranks.len()
+        ));
+    }
     out.push_str(
         "| rank | pid | steady median ms | p90 ms | data wait % | TTFB ms | samples/s | GPU SM p50 % | stage processes |\n\
          |---|---|---|---|---|---|---|---|---|\n",

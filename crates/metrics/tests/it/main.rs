@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e;
+mod lines;
 mod multiwriter;
 mod per_sample;
 mod probe;

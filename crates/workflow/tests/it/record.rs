@@ -4,6 +4,7 @@
 use autoresearch_hypothesis_tree::{FailureKind, FailurePhase, FailureRecord, NodeStatus};
 use autoresearch_metrics::{Evidence, RunSummary};
 use autoresearch_workflow::books::NewExperiment;
+use autoresearch_workflow::describe;
 use autoresearch_workflow::record::{Completion, record};
 use autoresearch_workflow::{
     Books, ExperimentKind, ExperimentSpec, JobEnd, RunConfig, RunRequest, Workdir,
@@ -418,5 +419,35 @@ fn a_repeat_that_fails_part_way_is_no_measurement_of_the_noise() {
         books.state().current_best.as_deref(),
         Some(baseline.as_str()),
         "a repeat is never a candidate"
+    );
+}
+
+/// A job of `ranks` ranks whose rank `slow` is slower by `extra_ms` a step.
+fn ranks_summary(ranks: u32, slow: u32, extra_ms: f64) -> RunSummary {
+    let mut evidence = Evidence::default();
+    for rank in 0..ranks {
+        for step in 1..=40 {
+            let compute = 10.0 + f64::from(rank) * 0.1 + if rank == slow { extra_ms } else { 0.0 };
+            let json = format!(
+                r#"{{"v":2,"event":"step","pid":{},"rank":{rank},"step":{step},"wait_ms":1.0,"compute_ms":{compute},"step_ms":{}}}"#,
+                1000 + rank,
+                compute + 1.0
+            );
+            evidence.add_line(&autoresearch_metrics::probe_line(&json));
+        }
+    }
+    RunSummary::from_evidence(&evidence, Some(8))
+}
+
+/// The per-rank view: every rank up to eight, then the slowest, the median and the
+/// fastest; nothing for one rank.
+#[test]
+fn the_rank_view_is_compact_for_many_ranks() {
+    insta::assert_snapshot!("ranks_three", describe::ranks(&ranks_summary(3, 1, 5.0)));
+    insta::assert_snapshot!("ranks_twelve", describe::ranks(&ranks_summary(12, 7, 5.0)));
+    assert_eq!(describe::ranks(&ranks_summary(1, 0, 0.0)), "");
+    assert_eq!(
+        describe::rank_note(&ranks_summary(3, 1, 5.0)).unwrap(),
+        "3 ranks, rank 1 slowest (16.10 ms), imbalance 1.46×"
     );
 }
