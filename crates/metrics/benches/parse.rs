@@ -36,7 +36,6 @@ fn rank_line(n: u64, rank: u64, step: u64) -> String {
     match n % 8 {
         0 => {
             let message = TASK.split(": ").last().unwrap_or(TASK);
-            let message = message.replacen("[0:2:", "[0:2:", 1);
             format!(
                 "2026-11-29 05:36:47,444 INFO [pid {pid} rank {rank} #{:08x}] {message}",
                 crc32fast::hash(message.as_bytes())
