@@ -318,6 +318,19 @@ impl RunSummary {
         }
     }
 
+    /// The stages the job's bottleneck is read from: those of `bottleneck_rank` when
+    /// the job has several ranks and its stages are attributed, else every stage.
+    pub fn bottleneck_stages(&self) -> impl Iterator<Item = &StageSummary> {
+        let pids = (self.ranks.len() > 1)
+            .then(|| self.bottleneck_rank.and_then(|i| self.ranks.get(i)))
+            .flatten()
+            .map(|rank| &rank.stage_pids)
+            .filter(|pids| !pids.is_empty());
+        self.stages
+            .iter()
+            .filter(move |s| pids.is_none_or(|pids| s.key.pid.is_some_and(|p| pids.contains(&p))))
+    }
+
     /// The rank that sets the pace, when the job has more than one.
     pub fn pace_setter(&self) -> Option<&RankSummary> {
         (self.ranks.len() > 1)

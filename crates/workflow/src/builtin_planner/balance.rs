@@ -217,7 +217,9 @@ fn stage<'a>(
     knob: &'a Knob,
 ) -> Option<Stage<'a>> {
     let current = int_value(knob, &p.base)?;
-    let stats = best.stages.iter().find(|s| stage_matches(knob, &s.name))?;
+    let stats = best
+        .bottleneck_stages()
+        .find(|s| stage_matches(knob, &s.name))?;
     let items_per_step = match (stats.tasks, best.steps) {
         (Some(tasks), steps) if tasks > 0 && steps > 0 => tasks as f64 / steps as f64,
         _ => batch.unwrap_or(1) as f64,
@@ -234,8 +236,7 @@ fn stage<'a>(
         .filter(|(config, summary)| per_item || batch_of(p, config, summary) == batch)
         .filter_map(|(config, summary)| {
             let s = summary
-                .stages
-                .iter()
+                .bottleneck_stages()
                 .find(|s| stage_matches(knob, &s.name))?;
             Some(LatencyPoint {
                 concurrency: int_value(knob, config).map_or(f64::from(s.concurrency), |n| n as f64),
