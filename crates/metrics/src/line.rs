@@ -123,9 +123,11 @@ pub fn classify(line: &str) -> LineRecord {
     if !stats_words {
         return LineRecord::Other;
     }
-    let trimmed = line.trim();
-    if trimmed.starts_with('{') {
-        return classify_json(trimmed);
+    // A JSON record, whole or behind a shipper's prefix (`<time> stdout F {…}`): its tab
+    // is escaped, which a plain-text line's is not.
+    let escaped = !line.contains('\t') && line.contains("\\t");
+    if let Some(open) = line.find('{').filter(|_| escaped) {
+        return classify_json(line[open..].trim_end());
     }
     classify_text(line, None)
 }

@@ -44,6 +44,10 @@ fn each_log_format_names_the_process() {
             777,
         ),
     ];
+    let json = serde_json::json!({"process": 778, "message": TASK}).to_string();
+    let cases = cases
+        .into_iter()
+        .chain([(format!("2026-11-29T05:36:47.444Z stdout F {json}"), 778)]);
     for (line, pid) in cases {
         assert_eq!(pid_of(&classify(&line)), Some(pid), "{line}");
     }
