@@ -95,3 +95,35 @@ fn progress_has_a_panel_per_figure_with_data() {
     let (_, h) = write_progress(&[], None, &path).unwrap();
     assert_eq!(h, 320);
 }
+
+/// Batch sizes that differ switch the first panel to time per sample; labelled seeds and
+/// a run without failures still draw (the legend lists only what is drawn).
+#[test]
+fn progress_compares_per_sample_when_batch_sizes_differ() {
+    let (tree, _) = sample();
+    let mut points = progress_points(&tree);
+    // Same batch everywhere: 16 samples a step.
+    for p in &mut points {
+        p.failed = false;
+        if let Some(ms) = p.step_ms {
+            p.throughput = Some(16.0 * 1000.0 / ms);
+        }
+    }
+    assert!(!autoresearch_hypothesis_tree::batch_sizes_differ(&points));
+    // One run at batch 64.
+    let last = points.iter().rposition(|p| p.step_ms.is_some()).unwrap();
+    points[last].throughput = points[last].step_ms.map(|ms| 64.0 * 1000.0 / ms);
+    assert!(autoresearch_hypothesis_tree::batch_sizes_differ(&points));
+    points[0].label = Some("baseline".to_owned());
+    points[1].label = Some("floor".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("progress.png");
+    let (w, h) = write_progress(&points, Some(35.4), &path).unwrap();
+    let image = image::open(&path).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), (w, h));
+    assert!(has_colour(&image, colours::IMPROVED) && has_colour(&image, colours::RUNNING));
+    assert!(
+        !has_colour(&image, colours::FAILED),
+        "no failures, no failure marks"
+    );
+}

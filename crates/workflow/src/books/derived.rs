@@ -113,6 +113,16 @@ fn recent_and_failures(books: &Books) -> String {
     md
 }
 
+/// The name a seed is marked with on the progress chart.
+fn seed_label(kind: crate::ExperimentKind) -> Option<String> {
+    match kind {
+        crate::ExperimentKind::Baseline => Some("baseline".to_owned()),
+        crate::ExperimentKind::Headspace => Some("floor".to_owned()),
+        crate::ExperimentKind::Mtp => Some("MTP".to_owned()),
+        _ => None,
+    }
+}
+
 /// Redraws `hypothesis_tree.png` (and `.svg`) and `progress.png`. Drawing problems are
 /// logged, not fatal: the pictures are derived from files that are already safe.
 pub fn write_pictures(books: &Books) {
@@ -123,7 +133,14 @@ pub fn write_pictures(books: &Books) {
     {
         tracing::warn!(%err, "cannot draw the hypothesis tree");
     }
-    let points = autoresearch_hypothesis_tree::progress_points(books.tree());
+    let mut points = autoresearch_hypothesis_tree::progress_points(books.tree());
+    for point in &mut points {
+        point.label = books
+            .tree()
+            .get(&point.node_id)
+            .and_then(|n| serde_json::from_value::<crate::ExperimentSpec>(n.spec.clone()).ok())
+            .and_then(|spec| seed_label(spec.kind));
+    }
     if !points.is_empty()
         && let Err(err) = autoresearch_hypothesis_tree::write_progress(
             &points,
