@@ -106,7 +106,8 @@ fn main() {
         let (mut tree, best) = build(n, wide);
         let dir = tempfile::tempdir().unwrap();
         let started = Instant::now();
-        let (w, h) = write_tree_pictures(&tree, best.as_deref(), dir.path()).unwrap();
+        let (w, h) =
+            write_tree_pictures(&tree, best.as_deref(), &Default::default(), dir.path()).unwrap();
         let pictures = started.elapsed();
         let started = Instant::now();
         write_progress(

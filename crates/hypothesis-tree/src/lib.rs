@@ -30,5 +30,5 @@ pub use ids::{MAX_NAME_LEN, id_number, make_id, sanitize_name};
 pub use layout::{Layout, Placed, layout};
 pub use node::{FailureKind, FailurePhase, FailureRecord, HypothesisNode, NodeMetrics, NodeStatus};
 pub use progress::{ProgressPoint, batch_sizes_differ, progress_points, write_progress};
-pub use render::{tree_svg, write_tree_pictures};
+pub use render::{BoxLabels, tree_svg, write_tree_pictures};
 pub use tree::HypothesisTree;

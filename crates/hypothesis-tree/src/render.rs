@@ -1,6 +1,6 @@
 //! `hypothesis_tree.svg` and `hypothesis_tree.png`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -163,11 +163,30 @@ fn fit(text: &str, font_px: f64, width: f64) -> String {
     }
 }
 
+/// What each box says on its first line instead of the node's name: the change in
+/// words (`read conc. 1→4`), by node id, as the owner of the specs writes it. Nodes not
+/// in it show their name.
+pub type BoxLabels = BTreeMap<String, String>;
+
+/// The box's first line: `#order` and the change in words, or the name.
+fn first_line(node: &HypothesisNode, labels: &BoxLabels) -> String {
+    match labels.get(&node.node_id) {
+        Some(words) => match node.launch_order {
+            Some(order) => format!("#{order} {words}"),
+            None => words.clone(),
+        },
+        None => label_of(node).0,
+    }
+}
+
+// Long on purpose: one pass that draws the title, the edges and every box in order
+// (boxes over edges), sharing the scale and the label rules.
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     tree: &HypothesisTree,
     drawing: &TreeDrawing,
     best: Option<&str>,
+    labels: &BoxLabels,
     scale: f64,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     area.fill(&WHITE)?;
@@ -278,7 +297,8 @@ fn draw<DB: DrawingBackend>(
             } else {
                 WHITE
             };
-            let (first, second) = label_of(node);
+            let (_, second) = label_of(node);
+            let first = first_line(node, labels);
             let style = ("sans-serif", font_px).into_font().color(&text_colour);
             area.draw(&Text::new(
                 fit(&first, 12.0, BOX_W - 8.0),
@@ -295,15 +315,20 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The SVG of the tree (full size; viewers scale it).
-pub fn tree_svg(tree: &HypothesisTree, best: Option<&str>) -> Result<String, TreeError> {
+/// The SVG of the tree (full size; viewers scale it). Each box carries a tooltip with
+/// the node's id, its change in words and its hypothesis.
+pub fn tree_svg(
+    tree: &HypothesisTree,
+    best: Option<&str>,
+    labels: &BoxLabels,
+) -> Result<String, TreeError> {
     register_font();
     let drawing = plan(tree);
     let mut svg = String::new();
     {
         let size = (drawing.size.0.ceil() as u32, drawing.size.1.ceil() as u32);
         let area = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(&area, tree, &drawing, best, 1.0).map_err(|err| TreeError::Draw {
+        draw(&area, tree, &drawing, best, labels, 1.0).map_err(|err| TreeError::Draw {
             path: "hypothesis_tree.svg".into(),
             detail: err.to_string(),
         })?;
@@ -312,7 +337,53 @@ pub fn tree_svg(tree: &HypothesisTree, best: Option<&str>) -> Result<String, Tre
             detail: err.to_string(),
         })?;
     }
-    Ok(svg)
+    Ok(with_tooltips(svg, tree, &drawing, labels))
+}
+
+/// Invisible boxes with `<title>`s over the drawn ones, before the closing tag: the
+/// hover text of each node.
+fn with_tooltips(
+    mut svg: String,
+    tree: &HypothesisTree,
+    drawing: &TreeDrawing,
+    labels: &BoxLabels,
+) -> String {
+    let Some(end) = svg.rfind("</svg>") else {
+        return svg;
+    };
+    let mut overlay = String::from("<g class=\"tooltips\">\n");
+    for (i, id) in drawing.ids.iter().enumerate() {
+        let Some(node) = tree.get(id) else { continue };
+        let (cx, cy) = drawing.centres[i];
+        let mut text = node.node_id.clone();
+        if let Some(words) = labels.get(id) {
+            text.push_str(": ");
+            text.push_str(words);
+        }
+        if let Some(hypothesis) = node.spec.get("hypothesis").and_then(|h| h.as_str())
+            && !hypothesis.trim().is_empty()
+        {
+            text.push_str(" — ");
+            text.push_str(hypothesis.trim());
+        }
+        overlay.push_str(&format!(
+            "<rect x=\"{:.0}\" y=\"{:.0}\" width=\"{BOX_W:.0}\" height=\"{BOX_H:.0}\" fill=\"#fff\" fill-opacity=\"0\"><title>{}</title></rect>\n",
+            cx - BOX_W / 2.0,
+            cy - BOX_H / 2.0,
+            xml_escape(&text)
+        ));
+    }
+    overlay.push_str("</g>\n");
+    svg.insert_str(end, &overlay);
+    svg
+}
+
+/// Text safe inside an XML element.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The PNG's scale for a drawing of `size` SVG units.
@@ -327,11 +398,12 @@ pub fn png_scale(size: (f64, f64)) -> f64 {
 pub fn write_tree_pictures(
     tree: &HypothesisTree,
     best: Option<&str>,
+    labels: &BoxLabels,
     dir: &Path,
 ) -> Result<(u32, u32), TreeError> {
     register_font();
     let svg_path = dir.join("hypothesis_tree.svg");
-    let svg = tree_svg(tree, best)?;
+    let svg = tree_svg(tree, best, labels)?;
     autoresearch_fs::write_atomic(&svg_path, svg.as_bytes()).map_err(|source| TreeError::Io {
         action: "write",
         path: svg_path.clone(),
@@ -351,7 +423,7 @@ pub fn write_tree_pictures(
     };
     {
         let area = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw(&area, tree, &drawing, best, scale).map_err(|err| failed(err.to_string()))?;
+        draw(&area, tree, &drawing, best, labels, scale).map_err(|err| failed(err.to_string()))?;
         area.present().map_err(|err| failed(err.to_string()))?;
     }
     std::fs::rename(&tmp, &png_path).map_err(|source| TreeError::Io {

@@ -19,6 +19,7 @@ mod agent;
 pub mod books;
 pub mod branches;
 pub mod builtin_planner;
+pub mod change_words;
 pub mod clean;
 mod collect;
 mod command_words;

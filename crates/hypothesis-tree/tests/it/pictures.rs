@@ -17,14 +17,17 @@ fn has_colour(image: &image::RgbImage, colour: plotters::style::RGBColor) -> boo
 fn a_small_tree_as_text_and_svg() {
     let (tree, best) = sample();
     insta::assert_snapshot!("sample_ascii", render_ascii(&tree, Some(&best)));
-    insta::assert_snapshot!("sample_svg", tree_svg(&tree, Some(&best)).unwrap());
+    insta::assert_snapshot!(
+        "sample_svg",
+        tree_svg(&tree, Some(&best), &Default::default()).unwrap()
+    );
 }
 
 #[test]
 fn the_png_has_the_expected_size_and_every_colour_class() {
     let (tree, best) = sample();
     let dir = tempfile::tempdir().unwrap();
-    let (w, h) = write_tree_pictures(&tree, Some(&best), dir.path()).unwrap();
+    let (w, h) = write_tree_pictures(&tree, Some(&best), &Default::default(), dir.path()).unwrap();
     let image = image::open(dir.path().join("hypothesis_tree.png"))
         .unwrap()
         .to_rgb8();
@@ -52,7 +55,7 @@ fn the_png_has_the_expected_size_and_every_colour_class() {
 fn a_thousand_nodes_fit_the_pixel_cap() {
     let (tree, best) = big(1000, 11, true);
     let dir = tempfile::tempdir().unwrap();
-    let (w, h) = write_tree_pictures(&tree, Some(&best), dir.path()).unwrap();
+    let (w, h) = write_tree_pictures(&tree, Some(&best), &Default::default(), dir.path()).unwrap();
     assert!(
         w <= 6000 && h <= 6000 && (w as u64 * h as u64) <= 16_000_000,
         "{w}×{h}"
@@ -126,4 +129,21 @@ fn progress_compares_per_sample_when_batch_sizes_differ() {
         !has_colour(&image, colours::FAILED),
         "no failures, no failure marks"
     );
+}
+
+/// With words for a box, its first line says what changed, and the SVG's tooltip holds
+/// the full name with the words (escaped).
+#[test]
+fn boxes_say_the_change_and_the_svg_names_each_node_in_a_tooltip() {
+    let (tree, best) = sample();
+    let first = tree.nodes().next().unwrap().node_id.clone();
+    let labels: autoresearch_hypothesis_tree::BoxLabels =
+        [(first.clone(), "read conc. 1→4 <&>".to_owned())].into();
+    let svg = tree_svg(&tree, Some(&best), &labels).unwrap();
+    assert!(svg.contains("read conc. 1→4 &lt;&amp;"), "the box's words");
+    assert!(
+        svg.contains(&format!("<title>{first}: read conc. 1→4 &lt;&amp;&gt;")),
+        "the tooltip"
+    );
+    assert_eq!(svg.matches("<title>").count(), tree.len());
 }

@@ -113,6 +113,35 @@ fn recent_and_failures(books: &Books) -> String {
     md
 }
 
+/// Each node's change in words, for its box in the tree picture.
+fn box_labels(books: &Books) -> autoresearch_hypothesis_tree::BoxLabels {
+    let spec_of = |id: &str| {
+        books
+            .tree()
+            .get(id)
+            .and_then(|n| serde_json::from_value::<crate::ExperimentSpec>(n.spec.clone()).ok())
+    };
+    let defaults: std::collections::BTreeMap<String, String> = books
+        .state()
+        .knobs
+        .iter()
+        .filter_map(|k| Some((k.flag.clone(), k.default.clone()?)))
+        .collect();
+    books
+        .tree()
+        .nodes()
+        .filter_map(|node| {
+            let spec = spec_of(&node.node_id)?;
+            // Against the box above it: the edge the picture draws.
+            let base = node.parent_id.as_deref().and_then(spec_of);
+            Some((
+                node.node_id.clone(),
+                crate::change_words::change_words(&spec, base.as_ref(), &defaults),
+            ))
+        })
+        .collect()
+}
+
 /// The name a seed is marked with on the progress chart.
 fn seed_label(kind: crate::ExperimentKind) -> Option<String> {
     match kind {
@@ -128,9 +157,12 @@ fn seed_label(kind: crate::ExperimentKind) -> Option<String> {
 pub fn write_pictures(books: &Books) {
     let workdir = books.workdir();
     let best = books.state().current_best.as_deref();
-    if let Err(err) =
-        autoresearch_hypothesis_tree::write_tree_pictures(books.tree(), best, workdir.root())
-    {
+    if let Err(err) = autoresearch_hypothesis_tree::write_tree_pictures(
+        books.tree(),
+        best,
+        &box_labels(books),
+        workdir.root(),
+    ) {
         tracing::warn!(%err, "cannot draw the hypothesis tree");
     }
     let mut points = autoresearch_hypothesis_tree::progress_points(books.tree());

@@ -3,6 +3,7 @@
 
 mod branches;
 mod builtin_planner;
+mod change_words;
 mod config;
 mod corpus;
 mod knobs;
